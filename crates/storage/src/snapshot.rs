@@ -1,0 +1,283 @@
+//! Snapshot files: durable write, verified read, and choosing the newest
+//! valid one at recovery. Format in [`crate::format`].
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::{Result, StorageError};
+use crate::format::{self, HEADER_LEN, SNAPSHOT_MAGIC, TRAILER_LEN};
+use crate::fsutil;
+
+/// Buffer for snapshot reads and writes.
+const BUFFER_BYTES: usize = 1 << 20;
+/// Chunk size when loading a snapshot into memory (progress granularity).
+const LOAD_CHUNK_BYTES: usize = 8 << 20;
+/// How often loading reports progress.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A snapshot loaded and verified at recovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotData {
+    /// The last zxid the snapshot covers.
+    pub zxid: i64,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The body, exactly as the tree wrote it.
+    pub body: Vec<u8>,
+}
+
+/// Writes a snapshot covering up to `zxid` into `data_dir` durably: it goes to
+/// `snapshot.<hex>.tmp`, is fsynced, renamed to `snapshot.<hex>`, and the
+/// directory is fsynced. `write` serializes the body straight into the file
+/// (buffered). Returns the final path. Safe to call from a background thread
+/// while the log is being appended.
+pub fn write_snapshot(
+    data_dir: &Path,
+    zxid: i64,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<PathBuf> {
+    fsutil::ensure_dir(data_dir)?;
+    let name = format::snapshot_name(zxid);
+    let tmp = data_dir.join(format!("{name}.tmp"));
+    let path = data_dir.join(name);
+    let result = write_tmp(&tmp, zxid, write);
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    fs::rename(&tmp, &path).map_err(|e| StorageError::io("rename into place", &path, e))?;
+    fsutil::fsync_dir(data_dir)?;
+    Ok(path)
+}
+
+fn write_tmp(
+    tmp: &Path,
+    zxid: i64,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
+    let file = File::create(tmp).map_err(|e| StorageError::io("create", tmp, e))?;
+    let mut out = BufWriter::with_capacity(BUFFER_BYTES, file);
+    let io_err = |e| StorageError::io("write snapshot", tmp, e);
+    out.write_all(&format::encode_header(SNAPSHOT_MAGIC, zxid))
+        .map_err(io_err)?;
+    let mut body = CrcWriter {
+        inner: &mut out,
+        crc: 0,
+        len: 0,
+    };
+    write(&mut body).map_err(io_err)?;
+    let trailer = format::encode_trailer(body.len, body.crc);
+    out.write_all(&trailer).map_err(io_err)?;
+    let file = out.into_inner().map_err(|e| io_err(e.into_error()))?;
+    file.sync_all()
+        .map_err(|e| StorageError::io("fsync", tmp, e))
+}
+
+/// A writer that checksums and counts what passes through it.
+struct CrcWriter<'a, W: Write> {
+    inner: &'a mut W,
+    crc: u32,
+    len: u64,
+}
+
+impl<W: Write> Write for CrcWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Streams a snapshot body, checking its checksum when the body ends: the
+/// final `read` returns an [`io::ErrorKind::InvalidData`] error instead of
+/// end-of-file if the body does not match its trailer.
+#[derive(Debug)]
+pub struct SnapshotReader {
+    zxid: i64,
+    path: PathBuf,
+    inner: io::Take<BufReader<File>>,
+    body_len: u64,
+    expected_crc: u32,
+    crc: u32,
+}
+
+impl SnapshotReader {
+    /// Opens `path`, checks the header, the trailer and the file length.
+    /// The body checksum is checked as the body is read.
+    pub fn open(path: &Path) -> Result<Self> {
+        let bad = |reason: String| StorageError::BadSnapshot {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut file = File::open(path).map_err(|e| StorageError::io("open", path, e))?;
+        let file_len = file
+            .metadata()
+            .map_err(|e| StorageError::io("stat", path, e))?
+            .len();
+        let min_len = (HEADER_LEN + TRAILER_LEN) as u64;
+        if file_len < min_len {
+            return Err(bad(format!("the file is {file_len} bytes long, shorter than header and trailer ({min_len} bytes)")));
+        }
+        let mut header = [0u8; HEADER_LEN];
+        let mut trailer = [0u8; TRAILER_LEN];
+        read_at(&mut file, 0, &mut header).map_err(|e| StorageError::io("read", path, e))?;
+        read_at(&mut file, file_len - TRAILER_LEN as u64, &mut trailer)
+            .map_err(|e| StorageError::io("read", path, e))?;
+        let zxid = format::decode_header(SNAPSHOT_MAGIC, &header).map_err(bad)?;
+        let (body_len, expected_crc) = format::decode_trailer(&trailer).map_err(bad)?;
+        if body_len != file_len - min_len {
+            return Err(bad(format!(
+                "the trailer says the body is {body_len} bytes but the file holds {}",
+                file_len - min_len
+            )));
+        }
+        file.seek(SeekFrom::Start(HEADER_LEN as u64))
+            .map_err(|e| StorageError::io("seek", path, e))?;
+        Ok(SnapshotReader {
+            zxid,
+            path: path.to_path_buf(),
+            inner: BufReader::with_capacity(BUFFER_BYTES, file).take(body_len),
+            body_len,
+            expected_crc,
+            crc: 0,
+        })
+    }
+
+    /// The last zxid the snapshot covers.
+    pub fn zxid(&self) -> i64 {
+        self.zxid
+    }
+
+    /// The body length in bytes.
+    pub fn body_len(&self) -> u64 {
+        self.body_len
+    }
+
+    /// Reads and verifies the whole body into memory, logging progress for
+    /// large snapshots.
+    pub fn read_body(mut self) -> Result<Vec<u8>> {
+        let mut body = Vec::with_capacity(self.body_len as usize);
+        let (started, mut last_report) = (Instant::now(), Instant::now());
+        let mut chunk = vec![0u8; LOAD_CHUNK_BYTES.min(self.body_len as usize + 1)];
+        loop {
+            let n = self.read(&mut chunk).map_err(|e| self.load_err(e))?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+            if last_report.elapsed() >= PROGRESS_INTERVAL {
+                last_report = Instant::now();
+                tracing::info!(path = %self.path.display(), loaded_mib = body.len() >> 20, total_mib = self.body_len >> 20, "loading snapshot");
+            }
+        }
+        if started.elapsed() >= PROGRESS_INTERVAL {
+            tracing::info!(path = %self.path.display(), mib = self.body_len >> 20, elapsed_ms = started.elapsed().as_millis() as u64, "loaded snapshot");
+        }
+        Ok(body)
+    }
+
+    fn load_err(&self, e: io::Error) -> StorageError {
+        if e.kind() == io::ErrorKind::InvalidData {
+            StorageError::BadSnapshot {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            }
+        } else {
+            StorageError::io("read", &self.path, e)
+        }
+    }
+}
+
+impl Read for SnapshotReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
+        if n == 0 && !buf.is_empty() {
+            if self.inner.limit() != 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the snapshot body ended early",
+                ));
+            }
+            if self.crc != self.expected_crc {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the body checksum does not match the trailer",
+                ));
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn read_at(file: &mut File, at: u64, buf: &mut [u8]) -> io::Result<()> {
+    file.seek(SeekFrom::Start(at))?;
+    file.read_exact(buf)
+}
+
+/// Snapshot files in `data_dir` (complete names only, no `.tmp`), oldest first.
+pub fn list_snapshots(data_dir: &Path) -> Result<Vec<(i64, PathBuf)>> {
+    fsutil::list_by_zxid(data_dir, format::parse_snapshot_name)
+}
+
+/// Loads the newest snapshot that verifies, skipping (with a warning) any
+/// newer one that is truncated or corrupt. `None` if there is none.
+pub fn load_newest_valid(data_dir: &Path) -> Result<Option<SnapshotData>> {
+    for (name_zxid, path) in list_snapshots(data_dir)?.into_iter().rev() {
+        match load(&path, name_zxid) {
+            Ok(data) => return Ok(Some(data)),
+            Err(e @ (StorageError::BadSnapshot { .. } | StorageError::BadHeader { .. })) => {
+                tracing::warn!(error = %e, "skipping an invalid snapshot; trying the previous one");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+fn load(path: &Path, name_zxid: i64) -> Result<SnapshotData> {
+    let reader = SnapshotReader::open(path)?;
+    if reader.zxid() != name_zxid {
+        return Err(StorageError::BadSnapshot {
+            path: path.to_path_buf(),
+            reason: format!(
+                "the header says zxid {:#x} but the name says {name_zxid:#x}",
+                reader.zxid()
+            ),
+        });
+    }
+    let zxid = reader.zxid();
+    let body = reader.read_body()?;
+    Ok(SnapshotData {
+        zxid,
+        path: path.to_path_buf(),
+        body,
+    })
+}
+
+/// True if `path` has a valid header and trailer and the right length
+/// (the body checksum is not read). Used by purge to count snapshots.
+pub fn looks_complete(path: &Path) -> bool {
+    SnapshotReader::open(path).is_ok()
+}
+
+/// Removes leftover `snapshot.*.tmp` files (snapshots interrupted by a stop).
+/// Call only when no snapshot is being written.
+pub fn remove_stale_temp_files(data_dir: &Path) -> Result<()> {
+    let tmp_zxid = |name: &str| {
+        name.strip_suffix(".tmp")
+            .and_then(format::parse_snapshot_name)
+    };
+    for (_, path) in fsutil::list_by_zxid(data_dir, tmp_zxid)? {
+        tracing::info!(path = %path.display(), "removing an unfinished snapshot");
+        fsutil::remove_file(&path)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,315 @@
+//! [`Storage`]: opening (with recovery) and appending to the transaction log.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Result, StorageError};
+use crate::format::{self, HEADER_LEN, MAX_PAYLOAD_BYTES, RECORD_HEADER_LEN, SEGMENT_MAGIC};
+use crate::fsutil;
+use crate::recovery;
+use crate::snapshot::{self, SnapshotData};
+
+/// Where and how the storage keeps its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageOptions {
+    /// Directory for snapshots and epoch files.
+    pub data_dir: PathBuf,
+    /// Directory for transaction log segments (may equal `data_dir`; a
+    /// separate device keeps log fsyncs fast).
+    pub data_log_dir: PathBuf,
+    /// fdatasync after every batch. `false` is for tests and benchmarks only:
+    /// acknowledged writes may be lost on a machine crash.
+    pub force_sync: bool,
+    /// A new segment is started before a batch that would take the current
+    /// one past this size (a single larger batch still goes in one segment).
+    pub segment_size_bytes: u64,
+    /// Segments are grown in chunks of this size, so most appends do not
+    /// change the file size.
+    pub preallocate_bytes: u64,
+}
+
+impl StorageOptions {
+    /// Default segment size and preallocation chunk (64 MiB, as ZooKeeper).
+    pub const DEFAULT_SEGMENT_SIZE_BYTES: u64 = 64 << 20;
+
+    /// Options with fsync on and 64 MiB segments.
+    pub fn new(data_dir: impl Into<PathBuf>, data_log_dir: impl Into<PathBuf>) -> Self {
+        StorageOptions {
+            data_dir: data_dir.into(),
+            data_log_dir: data_log_dir.into(),
+            force_sync: true,
+            segment_size_bytes: Self::DEFAULT_SEGMENT_SIZE_BYTES,
+            preallocate_bytes: Self::DEFAULT_SEGMENT_SIZE_BYTES,
+        }
+    }
+}
+
+/// What [`Storage::open`] found on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// The newest valid snapshot, if any.
+    pub snapshot: Option<SnapshotData>,
+    /// Log records with zxid above the snapshot's, in order, to apply on top.
+    pub txns: Vec<(i64, Vec<u8>)>,
+    /// The highest durable zxid: max of the snapshot zxid and the last logged
+    /// zxid (0 for an empty data dir).
+    pub last_zxid: i64,
+}
+
+/// The transaction log writer. One per data log dir; not shared between threads
+/// (snapshots and purges run on their own via the free functions).
+#[derive(Debug)]
+pub struct Storage {
+    opts: StorageOptions,
+    active: Option<ActiveSegment>,
+    last_zxid: i64,
+    buf: Vec<u8>,
+    poisoned: bool,
+    stats: LogStats,
+}
+
+/// Counters since [`Storage::open`], for metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogStats {
+    /// Batches appended.
+    pub batches: u64,
+    /// Records appended.
+    pub records: u64,
+    /// Bytes written to segments (records only, not headers).
+    pub bytes: u64,
+    /// fdatasync calls made for batches.
+    pub fsyncs: u64,
+    /// Segments created.
+    pub segments_created: u64,
+}
+
+/// The segment currently appended to.
+#[derive(Debug)]
+struct ActiveSegment {
+    file: File,
+    path: PathBuf,
+    /// Where the next record goes.
+    write_offset: u64,
+    /// Current file length (written data plus preallocated zeros).
+    allocated_len: u64,
+}
+
+impl Storage {
+    /// Opens the data dirs (creating them if missing), loads the newest valid
+    /// snapshot and replays the log after it. Appends then go to a new
+    /// segment. Fails, naming the file and byte offset, if committed records
+    /// are damaged or missing; truncates a torn tail with a warning.
+    pub fn open(opts: StorageOptions) -> Result<(Storage, Recovered)> {
+        assert!(
+            opts.segment_size_bytes > 0 && opts.preallocate_bytes > 0,
+            "sizes must be positive"
+        );
+        fsutil::ensure_dir(&opts.data_dir)?;
+        fsutil::ensure_dir(&opts.data_log_dir)?;
+        if !opts.force_sync {
+            tracing::warn!(
+                data_log_dir = %opts.data_log_dir.display(),
+                "force_sync is off: the transaction log is never fsynced, so acknowledged writes may be lost if the machine crashes"
+            );
+        }
+        snapshot::remove_stale_temp_files(&opts.data_dir)?;
+        let snap = snapshot::load_newest_valid(&opts.data_dir)?;
+        let snap_zxid = snap.as_ref().map_or(0, |s| s.zxid);
+        let log = recovery::recover_log(&opts.data_log_dir, snap_zxid)?;
+        let last_zxid = snap_zxid.max(log.last_log_zxid.unwrap_or(0));
+        let storage = Storage {
+            opts,
+            active: None,
+            last_zxid,
+            buf: Vec::new(),
+            poisoned: false,
+            stats: LogStats::default(),
+        };
+        let recovered = Recovered {
+            snapshot: snap,
+            txns: log.txns,
+            last_zxid,
+        };
+        Ok((storage, recovered))
+    }
+
+    /// The highest zxid appended or recovered.
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+
+    /// The options this storage was opened with.
+    pub fn options(&self) -> &StorageOptions {
+        &self.opts
+    }
+
+    /// Appends `records` (zxids strictly increasing and above
+    /// [`Storage::last_zxid`], payloads non-empty and at most
+    /// [`MAX_PAYLOAD_BYTES`]) with one write and, if `force_sync`, one
+    /// fdatasync. Returns only when the records are durable. An empty batch is
+    /// a no-op. After an I/O error every later call fails with
+    /// [`StorageError::Poisoned`].
+    pub fn append_batch(&mut self, records: &[(i64, &[u8])]) -> Result<()> {
+        if self.poisoned {
+            return Err(StorageError::Poisoned);
+        }
+        let Some(&(first_zxid, _)) = records.first() else {
+            return Ok(());
+        };
+        self.validate(records)?;
+        self.encode(records);
+        let result = self.write_encoded(first_zxid);
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result?;
+        self.last_zxid = records[records.len() - 1].0;
+        self.stats.batches += 1;
+        self.stats.records += records.len() as u64;
+        self.stats.bytes += self.buf.len() as u64;
+        Ok(())
+    }
+
+    fn validate(&self, records: &[(i64, &[u8])]) -> Result<()> {
+        let mut prev = self.last_zxid;
+        for (zxid, payload) in records {
+            let reason = if *zxid <= prev {
+                format!("zxid {zxid:#x} is not above {prev:#x}")
+            } else if payload.is_empty() {
+                format!("the payload of zxid {zxid:#x} is empty")
+            } else if payload.len() > MAX_PAYLOAD_BYTES {
+                format!("the payload of zxid {zxid:#x} is {} bytes, above the {MAX_PAYLOAD_BYTES}-byte limit", payload.len())
+            } else {
+                prev = *zxid;
+                continue;
+            };
+            return Err(StorageError::InvalidAppend { reason });
+        }
+        Ok(())
+    }
+
+    fn encode(&mut self, records: &[(i64, &[u8])]) {
+        self.buf.clear();
+        let total: usize = records
+            .iter()
+            .map(|(_, p)| RECORD_HEADER_LEN + p.len())
+            .sum();
+        self.buf.reserve(total);
+        for (i, (zxid, payload)) in records.iter().enumerate() {
+            format::encode_record(&mut self.buf, *zxid, payload, i == 0);
+        }
+    }
+
+    /// Writes `self.buf` to the active segment (rolling or growing it first)
+    /// and syncs.
+    fn write_encoded(&mut self, first_zxid: i64) -> Result<()> {
+        let len = self.buf.len() as u64;
+        let needs_roll = self.active.as_ref().is_none_or(|a| {
+            a.write_offset > HEADER_LEN as u64
+                && a.write_offset + len > self.opts.segment_size_bytes
+        });
+        if needs_roll {
+            self.roll()?;
+        }
+        let active = match self.active.take() {
+            Some(active) => active,
+            None => {
+                self.stats.segments_created += 1;
+                create_segment(&self.opts, first_zxid)?
+            }
+        };
+        let chunk = self.opts.preallocate_bytes;
+        let active = self.active.insert(active);
+        active.grow_to(active.write_offset + len, chunk)?;
+        active
+            .file
+            .write_all_at(&self.buf, active.write_offset)
+            .map_err(|e| StorageError::io("write", &active.path, e))?;
+        if self.opts.force_sync {
+            active
+                .file
+                .sync_data()
+                .map_err(|e| StorageError::io("fdatasync", &active.path, e))?;
+            self.stats.fsyncs += 1;
+        }
+        active.write_offset += len;
+        Ok(())
+    }
+
+    /// Closes the current segment (trimming its preallocated tail) so the next
+    /// append starts a new one named by its first zxid. Call after taking a
+    /// snapshot so older segments can be purged.
+    pub fn roll(&mut self) -> Result<()> {
+        if self.poisoned {
+            return Err(StorageError::Poisoned);
+        }
+        if let Some(active) = self.active.take() {
+            // Trimming zeros is cosmetic (they read as end of data), so it is
+            // not fsynced.
+            active
+                .file
+                .set_len(active.write_offset)
+                .map_err(|e| StorageError::io("trim", &active.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Counters since open.
+    pub fn stats(&self) -> LogStats {
+        self.stats
+    }
+
+    /// The segment being appended to, if any.
+    pub fn active_segment(&self) -> Option<&Path> {
+        self.active.as_ref().map(|a| a.path.as_path())
+    }
+}
+
+impl ActiveSegment {
+    /// Makes the file at least `needed` bytes long, in whole `chunk`s.
+    fn grow_to(&mut self, needed: u64, chunk: u64) -> Result<()> {
+        if needed <= self.allocated_len {
+            return Ok(());
+        }
+        let new_len = needed.div_ceil(chunk) * chunk;
+        self.file
+            .set_len(new_len)
+            .map_err(|e| StorageError::io("preallocate", &self.path, e))?;
+        self.allocated_len = new_len;
+        Ok(())
+    }
+}
+
+/// Creates `log.<first_zxid>` with its header, preallocates it, and makes
+/// both the header and the directory entry durable before any record is
+/// written (so recovery can tell an unfinished creation from corruption).
+fn create_segment(opts: &StorageOptions, first_zxid: i64) -> Result<ActiveSegment> {
+    let path = opts.data_log_dir.join(format::segment_name(first_zxid));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| StorageError::io("create", &path, e))?;
+    let header = format::encode_header(SEGMENT_MAGIC, first_zxid);
+    file.write_all_at(&header, 0)
+        .map_err(|e| StorageError::io("write", &path, e))?;
+    let mut active = ActiveSegment {
+        file,
+        path,
+        write_offset: HEADER_LEN as u64,
+        allocated_len: HEADER_LEN as u64,
+    };
+    // Preallocate the first chunk now, so the first batch's fdatasync does
+    // not also have to change the file size.
+    active.grow_to(HEADER_LEN as u64 + 1, opts.preallocate_bytes)?;
+    if opts.force_sync {
+        active
+            .file
+            .sync_all()
+            .map_err(|e| StorageError::io("fsync", &active.path, e))?;
+        fsutil::fsync_dir(&opts.data_log_dir)?;
+    }
+    Ok(active)
+}

@@ -1,0 +1,179 @@
+//! Log append, reopen, torn tails, corruption and gaps.
+
+mod common;
+
+use std::fs;
+
+use common::*;
+use paddock_storage::{LogReader, Storage, StorageError};
+
+#[test]
+fn empty_dir_opens_empty_and_appends_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut st, rec) = Storage::open(opts(dir.path())).unwrap();
+    assert_eq!((rec.snapshot, rec.txns.len(), rec.last_zxid), (None, 0, 0));
+    append(&mut st, &[1, 2, 3]);
+    append(&mut st, &[4]);
+    append(&mut st, &[5, 6]);
+    assert_eq!(st.last_zxid(), 6);
+    drop(st);
+    let (st, rec) = Storage::open(opts(dir.path())).unwrap();
+    assert_eq!(zxids(&rec), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!((rec.last_zxid, st.last_zxid()), (6, 6));
+}
+
+#[test]
+fn each_open_appends_to_a_new_segment_and_zxids_keep_growing() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..3i64 {
+        let (mut st, rec) = Storage::open(opts(dir.path())).unwrap();
+        assert_eq!(rec.last_zxid, round * 2);
+        append(&mut st, &[round * 2 + 1, round * 2 + 2]);
+    }
+    let (_, rec) = Storage::open(opts(dir.path())).unwrap();
+    assert_eq!(zxids(&rec), (1..=6).collect::<Vec<_>>());
+    assert_eq!(segments(&dir.path().join("log")).len(), 3);
+}
+
+#[test]
+fn segments_roll_at_the_size_limit_and_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.segment_size_bytes = 200;
+    let (mut st, _) = Storage::open(o.clone()).unwrap();
+    for z in 1..=20 {
+        append(&mut st, &[z]);
+    }
+    st.roll().unwrap();
+    append(&mut st, &[21]);
+    let segs = segments(&o.data_log_dir);
+    assert_eq!(segs.len(), 5, "{segs:?}");
+    assert!(segs.last().unwrap().ends_with("log.0000000000000015"));
+    assert_eq!(st.stats().segments_created, segs.len() as u64);
+    // A rolled segment is trimmed to its data.
+    let first_len = fs::metadata(&segs[0]).unwrap().len();
+    assert!(first_len <= 200, "{first_len}");
+    drop(st);
+    let (_, rec) = Storage::open(o).unwrap();
+    assert_eq!(zxids(&rec), (1..=21).collect::<Vec<_>>());
+}
+
+#[test]
+fn invalid_appends_are_rejected_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut st, _) = Storage::open(opts(dir.path())).unwrap();
+    append(&mut st, &[1, 2]);
+    let p = payload(9);
+    for bad in [
+        vec![(2, p.as_slice())],
+        vec![(3, p.as_slice()), (3, p.as_slice())],
+        vec![(3, &[][..])],
+    ] {
+        let err = st.append_batch(&bad).unwrap_err();
+        assert!(matches!(err, StorageError::InvalidAppend { .. }), "{err}");
+    }
+    append(&mut st, &[3]);
+    drop(st);
+    let (_, rec) = Storage::open(opts(dir.path())).unwrap();
+    assert_eq!(zxids(&rec), vec![1, 2, 3]);
+}
+
+#[test]
+fn force_sync_fsyncs_once_per_batch_and_off_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut st, _) = Storage::open(opts(dir.path())).unwrap();
+    append(&mut st, &[1, 2, 3]);
+    append(&mut st, &[4]);
+    assert_eq!(
+        (st.stats().batches, st.stats().records, st.stats().fsyncs),
+        (2, 4, 2)
+    );
+    drop(st);
+
+    let mut o = opts(dir.path());
+    o.force_sync = false;
+    let (opened, logs) = capture_logs(|| Storage::open(o.clone()));
+    let (mut st, _) = opened.unwrap();
+    assert!(
+        logs.contains("WARN") && logs.contains("acknowledged writes may be lost"),
+        "{logs}"
+    );
+    append(&mut st, &[5]);
+    assert_eq!(st.stats().fsyncs, 0);
+    drop(st);
+    let (_, logs) = capture_logs(|| Storage::open(opts(dir.path())).unwrap());
+    assert!(!logs.contains("WARN"), "{logs}");
+}
+
+#[test]
+fn a_new_epoch_may_start_at_counter_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut st, _) = Storage::open(opts(dir.path())).unwrap();
+    append(&mut st, &[1, 2]);
+    append(&mut st, &[0x1_0000_0001, 0x1_0000_0002]);
+    drop(st);
+    let (_, rec) = Storage::open(opts(dir.path())).unwrap();
+    assert_eq!(zxids(&rec), vec![1, 2, 0x1_0000_0001, 0x1_0000_0002]);
+}
+
+#[test]
+fn a_gap_in_the_zxids_fails_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut st, _) = Storage::open(opts(dir.path())).unwrap();
+    append(&mut st, &[1, 2]);
+    append(&mut st, &[4]);
+    drop(st);
+    let err = Storage::open(opts(dir.path())).unwrap_err();
+    assert!(matches!(err, StorageError::Gap { .. }), "{err}");
+    assert!(
+        err.to_string().contains("zxid 0x4 does not follow 0x2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_middle_segment_fails_open_naming_the_next_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut st, _) = Storage::open(opts(dir.path())).unwrap();
+    for start in [1, 4, 7] {
+        append(&mut st, &[start, start + 1, start + 2]);
+        st.roll().unwrap();
+    }
+    drop(st);
+    let segs = segments(&dir.path().join("log"));
+    assert_eq!(segs.len(), 3);
+    fs::remove_file(&segs[1]).unwrap();
+    let err = Storage::open(opts(dir.path())).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StorageError::Gap { offset: 32, .. }), "{msg}");
+    assert!(
+        msg.contains("log.0000000000000007") && msg.contains("byte offset 32"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn log_reader_reports_files_and_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut st, _) = Storage::open(opts(dir.path())).unwrap();
+    append(&mut st, &[1, 2]);
+    st.roll().unwrap();
+    append(&mut st, &[3]);
+    drop(st);
+    let recs = records(&dir.path().join("log"));
+    let seen: Vec<(i64, bool, u64)> = recs
+        .iter()
+        .map(|r| (r.zxid, r.batch_start, r.offset))
+        .collect();
+    let len1 = 16 + payload(1).len() as u64;
+    assert_eq!(
+        seen,
+        vec![(1, true, 32), (2, false, 32 + len1), (3, true, 32)]
+    );
+    assert!(recs[2].file.ends_with("log.0000000000000003"));
+    assert_eq!(recs[0].payload, payload(1));
+    let single: Vec<i64> = LogReader::open_segment(&recs[0].file)
+        .map(|r| r.unwrap().zxid)
+        .collect();
+    assert_eq!(single, vec![1, 2]);
+}

@@ -1,0 +1,213 @@
+//! Snapshots: round trip, fallback to an older valid one, purge.
+
+mod common;
+
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Write};
+use std::path::Path;
+
+use common::*;
+use paddock_storage::{purge, write_snapshot, SnapshotReader, Storage, StorageError};
+
+fn snap(data_dir: &Path, zxid: i64) -> std::path::PathBuf {
+    write_snapshot(data_dir, zxid, |w| {
+        w.write_all(format!("tree at {zxid}").as_bytes())
+    })
+    .unwrap()
+}
+
+/// Log 1..=30 with a snapshot and a roll after 10, 20 and 30, then 31..=35.
+fn history(dir: &Path) {
+    let o = opts(dir);
+    let (mut st, _) = Storage::open(o.clone()).unwrap();
+    for start in [1, 11, 21] {
+        let zs: Vec<i64> = (start..start + 10).collect();
+        append(&mut st, &zs);
+        st.roll().unwrap();
+        snap(&o.data_dir, start + 9);
+    }
+    append(&mut st, &[31, 32, 33, 34, 35]);
+}
+
+#[test]
+fn snapshot_round_trip_and_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let path = write_snapshot(dir.path(), 0x5_0000_0007, |w| w.write_all(&body)).unwrap();
+    assert!(path.ends_with("snapshot.0000000500000007"));
+    let mut r = SnapshotReader::open(&path).unwrap();
+    assert_eq!((r.zxid(), r.body_len()), (0x5_0000_0007, body.len() as u64));
+    let mut got = Vec::new();
+    r.read_to_end(&mut got).unwrap();
+    assert_eq!(got, body);
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "no temp file left: {names:?}");
+}
+
+#[test]
+fn snapshot_reader_detects_a_flipped_body_byte_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_snapshot(dir.path(), 9, |w| w.write_all(&[7u8; 10_000])).unwrap();
+    flip(&path, 5_000);
+    let mut r = SnapshotReader::open(&path).unwrap();
+    let err = r.read_to_end(&mut Vec::new()).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+}
+
+#[test]
+fn a_failed_snapshot_write_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let err =
+        write_snapshot(dir.path(), 3, |_| Err(std::io::Error::other("tree failed"))).unwrap_err();
+    assert!(err.to_string().contains("tree failed"), "{err}");
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn recovery_uses_the_snapshot_and_the_log_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    history(dir.path());
+    let (st, rec) = Storage::open(opts(dir.path())).unwrap();
+    let s = rec.snapshot.as_ref().unwrap();
+    assert_eq!((s.zxid, s.body.as_slice()), (30, b"tree at 30".as_slice()));
+    assert_eq!(zxids(&rec), vec![31, 32, 33, 34, 35]);
+    assert_eq!(st.last_zxid(), 35);
+}
+
+#[test]
+fn a_truncated_or_corrupt_newest_snapshot_falls_back_to_the_previous_one() {
+    for damage in ["truncate", "flip", "stale tmp"] {
+        let dir = tempfile::tempdir().unwrap();
+        history(dir.path());
+        let newest = dir.path().join("data/snapshot.000000000000001e");
+        match damage {
+            "truncate" => {
+                let len = fs::metadata(&newest).unwrap().len();
+                OpenOptions::new()
+                    .write(true)
+                    .open(&newest)
+                    .unwrap()
+                    .set_len(len - 1)
+                    .unwrap();
+            }
+            "flip" => flip(&newest, 35),
+            _ => {
+                fs::rename(
+                    &newest,
+                    dir.path().join("data/snapshot.000000000000001e.tmp"),
+                )
+                .unwrap();
+            }
+        }
+        let (opened, logs) = capture_logs(|| Storage::open(opts(dir.path())));
+        let (_, rec) = opened.unwrap();
+        assert_eq!(rec.snapshot.as_ref().unwrap().zxid, 20, "{damage}");
+        assert_eq!(zxids(&rec), (21..=35).collect::<Vec<_>>(), "{damage}");
+        if damage != "stale tmp" {
+            assert!(logs.contains("skipping an invalid snapshot"), "{logs}");
+        } else {
+            assert!(!dir
+                .path()
+                .join("data/snapshot.000000000000001e.tmp")
+                .exists());
+        }
+    }
+}
+
+#[test]
+fn a_snapshot_newer_than_the_log_sets_last_zxid() {
+    // A follower that received a SNAP sync: the snapshot covers the jump.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut st, _) = Storage::open(opts(dir.path())).unwrap();
+    append(&mut st, &[1, 2]);
+    drop(st);
+    snap(&dir.path().join("data"), 0x2_0000_0005);
+    let (mut st, rec) = Storage::open(opts(dir.path())).unwrap();
+    assert_eq!((rec.txns.len(), rec.last_zxid), (0, 0x2_0000_0005));
+    append(&mut st, &[0x2_0000_0006]);
+    drop(st);
+    let (_, rec) = Storage::open(opts(dir.path())).unwrap();
+    assert_eq!(zxids(&rec), vec![0x2_0000_0006]);
+}
+
+#[test]
+fn purge_keeps_the_newest_snapshots_and_the_segments_they_need() {
+    let dir = tempfile::tempdir().unwrap();
+    history(dir.path());
+    let (data, log) = (dir.path().join("data"), dir.path().join("log"));
+    let report = purge(&data, &log, 2).unwrap();
+    assert_eq!(report.oldest_kept_zxid, Some(20));
+    assert_eq!(
+        report.removed_snapshots,
+        vec![data.join("snapshot.000000000000000a")]
+    );
+    assert_eq!(
+        report.removed_segments,
+        vec![
+            log.join("log.0000000000000001"),
+            log.join("log.000000000000000b")
+        ]
+    );
+    assert_eq!(segments(&log).len(), 2);
+    // The oldest kept snapshot can still be replayed from.
+    fs::remove_file(data.join("snapshot.000000000000001e")).unwrap();
+    let (_, rec) = Storage::open(opts(dir.path())).unwrap();
+    assert_eq!(rec.snapshot.as_ref().unwrap().zxid, 20);
+    assert_eq!(zxids(&rec).first(), Some(&21));
+}
+
+#[test]
+fn purge_counts_only_complete_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    history(dir.path());
+    let (data, log) = (dir.path().join("data"), dir.path().join("log"));
+    let broken = snap(&data, 35);
+    let len = fs::metadata(&broken).unwrap().len();
+    OpenOptions::new()
+        .write(true)
+        .open(&broken)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+    let report = purge(&data, &log, 1).unwrap();
+    assert_eq!(report.oldest_kept_zxid, Some(30));
+    assert_eq!(report.removed_snapshots.len(), 2);
+    assert!(
+        broken.exists(),
+        "a newer broken snapshot is left for the operator"
+    );
+    let (_, rec) = Storage::open(opts(dir.path())).unwrap();
+    assert_eq!(rec.snapshot.as_ref().unwrap().zxid, 30);
+    assert_eq!(zxids(&rec), vec![31, 32, 33, 34, 35]);
+}
+
+#[test]
+fn purge_without_snapshots_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut st, _) = Storage::open(opts(dir.path())).unwrap();
+    append(&mut st, &[1]);
+    st.roll().unwrap();
+    append(&mut st, &[2]);
+    let report = purge(&dir.path().join("data"), &dir.path().join("log"), 3).unwrap();
+    assert_eq!(report, Default::default());
+    assert_eq!(segments(&dir.path().join("log")).len(), 2);
+}
+
+#[test]
+fn a_bad_snapshot_is_reported_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.0000000000000001");
+    fs::File::create(&path)
+        .unwrap()
+        .write_all(b"not a snapshot at all, really not")
+        .unwrap();
+    let err = SnapshotReader::open(&path).expect_err("must fail");
+    assert!(matches!(err, StorageError::BadSnapshot { .. }), "{err}");
+    assert!(
+        err.to_string().contains("snapshot.0000000000000001"),
+        "{err}"
+    );
+}
