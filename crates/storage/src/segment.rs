@@ -159,15 +159,20 @@ impl SegmentReader {
     }
 
     fn first_nonzero_at_or_after(&mut self, start: u64) -> Result<Option<u64>> {
+        let path = &self.path;
         let file = self.reader.get_mut();
-        file.seek(SeekFrom::Start(start))
-            .map_err(|e| StorageError::io("seek", &self.path, e))?;
         let mut chunk = vec![0u8; ZERO_SCAN_CHUNK_BYTES];
         let mut pos = start;
         loop {
+            let Some(data) = next_data(file, pos) else {
+                return Ok(None);
+            };
+            pos = data;
+            file.seek(SeekFrom::Start(pos))
+                .map_err(|e| StorageError::io("seek", path, e))?;
             let n = file
                 .read(&mut chunk)
-                .map_err(|e| StorageError::io("read", &self.path, e))?;
+                .map_err(|e| StorageError::io("read", path, e))?;
             if n == 0 {
                 return Ok(None);
             }
@@ -176,6 +181,26 @@ impl SegmentReader {
             }
             pos += n as u64;
         }
+    }
+}
+
+/// The offset of the first byte at or after `pos` that is not in a hole of a
+/// sparse file (`lseek(SEEK_DATA)`), so preallocated space is skipped without
+/// being read. `None` if only holes follow. Where the file system does not
+/// support it, returns `pos` (everything is then read and checked).
+fn next_data(file: &File, pos: u64) -> Option<u64> {
+    use std::os::fd::AsRawFd;
+    let Ok(off) = libc::off_t::try_from(pos) else {
+        return Some(pos);
+    };
+    // SAFETY: lseek on a file descriptor we own; it touches no memory.
+    let r = unsafe { libc::lseek(file.as_raw_fd(), off, libc::SEEK_DATA) };
+    if r >= 0 {
+        return Some(r as u64);
+    }
+    match io::Error::last_os_error().raw_os_error() {
+        Some(libc::ENXIO) => None,
+        _ => Some(pos),
     }
 }
 

@@ -219,3 +219,28 @@ fn a_segment_with_only_a_torn_batch_is_removed() {
     assert!(!recs[1].file.exists());
     append(&mut st, &[2]);
 }
+
+#[test]
+fn a_batch_hidden_after_a_hole_past_the_end_of_data_fails_open() {
+    // Recovery skips holes with SEEK_DATA; it must still see data beyond them.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut st, _) = Storage::open(opts(dir.path())).unwrap();
+    append(&mut st, &[1, 2]);
+    drop(st);
+    let seg = &segments(&dir.path().join("log"))[0];
+    OpenOptions::new()
+        .write(true)
+        .open(seg)
+        .unwrap()
+        .set_len(4 << 20)
+        .unwrap();
+    let mut rec = Vec::new();
+    paddock_storage::format::encode_record(&mut rec, 3, &payload(3), true);
+    overwrite(seg, 3 << 20, &rec);
+    let (opened, _) = open_quiet(dir.path());
+    let msg = opened.expect_err("must fail").to_string();
+    assert!(
+        msg.contains("end-of-data marker") && msg.contains(&format!("{}", 3 << 20)),
+        "{msg}"
+    );
+}
