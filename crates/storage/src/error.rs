@@ -83,6 +83,22 @@ pub enum StorageError {
         reason: String,
     },
 
+    /// [`crate::Storage::truncate_after`] was asked to truncate past the end
+    /// of the log. Nothing was changed.
+    #[error("the truncation was rejected: {reason}")]
+    InvalidTruncate {
+        /// Why.
+        reason: String,
+    },
+
+    /// Another process (or another [`crate::Storage`] in this one) holds the
+    /// lock on the data log dir.
+    #[error("{path} is locked by another process using the same data log dir")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+
     /// An earlier write or fsync failed, so the log's state on disk is unknown
     /// and no further appends are accepted. Restart the node to recover.
     #[error("the transaction log failed earlier and accepts no more writes; restart to recover")]

@@ -63,3 +63,29 @@ pub fn remove_file(path: &Path) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+/// Name of the lock file held by an open [`crate::Storage`].
+pub const LOCK_FILE_NAME: &str = "paddock.lock";
+
+/// Takes an exclusive `flock` on `dir/paddock.lock`, held while the returned
+/// file is open, so two servers cannot append to the same log.
+pub fn lock_dir(dir: &Path) -> Result<File> {
+    use std::os::fd::AsRawFd;
+    let path = dir.join(LOCK_FILE_NAME);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StorageError::io("create lock file", &path, e))?;
+    // SAFETY: flock on a file descriptor we own; it touches no memory.
+    let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if r == 0 {
+        return Ok(file);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        return Err(StorageError::Locked { path });
+    }
+    Err(StorageError::io("lock", &path, e))
+}

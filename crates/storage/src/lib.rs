@@ -10,11 +10,12 @@
 //! | module       | what it holds |
 //! |--------------|---------------|
 //! | `format`     | on-disk formats, field by field, as pure encode/decode functions |
-//! | `storage`    | [`Storage`]: open (with recovery), `append_batch`, `roll` |
+//! | `storage`    | [`Storage`]: open (lock, recovery), `append_batch`, `roll` |
 //! | `recovery`   | log replay after a snapshot: torn tails, corruption, gaps |
 //! | `segment`    | sequential reader of one log segment file |
 //! | `reader`     | [`LogReader`]: read-only record iterator for tools |
 //! | `snapshot`   | [`write_snapshot`], [`SnapshotReader`], newest-valid selection |
+//! | `truncate`   | [`Storage::truncate_after`]: drop txns above a zxid (ZAB TRUNC) |
 //! | `purge`      | [`purge`]: delete old snapshots and the segments only they needed |
 //! | `epoch`      | [`read_epoch`] / [`write_epoch`]: `acceptedEpoch`, `currentEpoch` |
 //! | `fsutil`     | directory fsync, atomic replace, listing |
@@ -27,6 +28,7 @@
 //! - `data_dir/snapshot.<16 hex digits>`: snapshots, named by their zxid
 //!   (`.tmp` while being written).
 //! - `data_dir/acceptedEpoch`, `data_dir/currentEpoch`: ZAB epochs.
+//! - `data_log_dir/paddock.lock`: `flock`ed while a [`Storage`] is open.
 //!
 //! # Contracts
 //!
@@ -66,6 +68,7 @@ mod recovery;
 mod segment;
 mod snapshot;
 mod storage;
+mod truncate;
 
 pub use epoch::{read_epoch, write_epoch, EpochFile};
 pub use error::{Result, StorageError};

@@ -9,6 +9,7 @@ use crate::format::{self, HEADER_LEN, MAX_PAYLOAD_BYTES, RECORD_HEADER_LEN, SEGM
 use crate::fsutil;
 use crate::recovery;
 use crate::snapshot::{self, SnapshotData};
+use crate::truncate;
 
 /// Largest zero buffer written at once when preallocating.
 const ZERO_FILL_PIECE_BYTES: u64 = 1 << 20;
@@ -68,6 +69,8 @@ pub struct Recovered {
 #[derive(Debug)]
 pub struct Storage {
     opts: StorageOptions,
+    /// Held open for its `flock` on the data log dir.
+    _lock: File,
     active: Option<ActiveSegment>,
     last_zxid: i64,
     buf: Vec<u8>,
@@ -102,7 +105,8 @@ struct ActiveSegment {
 }
 
 impl Storage {
-    /// Opens the data dirs (creating them if missing), loads the newest valid
+    /// Opens the data dirs (creating them if missing), locks the data log dir
+    /// ([`StorageError::Locked`] if another process has it), loads the newest valid
     /// snapshot and replays the log after it. Appends then go to a new
     /// segment. Fails, naming the file and byte offset, if committed records
     /// are damaged or missing; truncates a torn tail with a warning.
@@ -113,6 +117,7 @@ impl Storage {
         );
         fsutil::ensure_dir(&opts.data_dir)?;
         fsutil::ensure_dir(&opts.data_log_dir)?;
+        let lock = fsutil::lock_dir(&opts.data_log_dir)?;
         if !opts.force_sync {
             tracing::warn!(
                 data_log_dir = %opts.data_log_dir.display(),
@@ -126,6 +131,7 @@ impl Storage {
         let last_zxid = snap_zxid.max(log.last_log_zxid.unwrap_or(0));
         let storage = Storage {
             opts,
+            _lock: lock,
             active: None,
             last_zxid,
             buf: Vec::new(),
@@ -258,6 +264,32 @@ impl Storage {
                 .set_len(active.write_offset)
                 .map_err(|e| StorageError::io("trim", &active.path, e))?;
         }
+        Ok(())
+    }
+
+    /// Removes every log record and snapshot with zxid above `zxid` (ZAB's
+    /// TRUNC), durably, and makes `zxid` the last zxid. `zxid` must be at
+    /// most [`Storage::last_zxid`] and should be one the log or a kept
+    /// snapshot holds (the next open checks the log still reaches it). After
+    /// a failure the storage is poisoned.
+    pub fn truncate_after(&mut self, zxid: i64) -> Result<()> {
+        if self.poisoned {
+            return Err(StorageError::Poisoned);
+        }
+        if zxid > self.last_zxid || zxid < 0 {
+            let reason = format!(
+                "cannot truncate after zxid {zxid:#x}: the last zxid is {:#x}",
+                self.last_zxid
+            );
+            return Err(StorageError::InvalidTruncate { reason });
+        }
+        self.active = None;
+        let result = truncate::truncate_after(&self.opts.data_dir, &self.opts.data_log_dir, zxid);
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result?;
+        self.last_zxid = zxid;
         Ok(())
     }
 

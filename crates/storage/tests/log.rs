@@ -177,3 +177,36 @@ fn log_reader_reports_files_and_offsets() {
         .collect();
     assert_eq!(single, vec![1, 2]);
 }
+
+#[test]
+fn a_second_open_of_the_same_log_dir_is_refused_while_the_first_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, _) = Storage::open(opts(dir.path())).unwrap();
+    let err = Storage::open(opts(dir.path())).unwrap_err();
+    assert!(matches!(err, StorageError::Locked { .. }), "{err}");
+    drop(st);
+    Storage::open(opts(dir.path())).unwrap();
+}
+
+#[test]
+fn truncate_after_drops_later_records_and_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut st, _) = Storage::open(opts(dir.path())).unwrap();
+    for zs in [&[1, 2, 3][..], &[4, 5, 6], &[7, 8, 9, 10]] {
+        append(&mut st, zs);
+        st.roll().unwrap();
+    }
+    let data = dir.path().join("data");
+    paddock_storage::write_snapshot(&data, 8, |w| w.write_all(b"tree at 8")).unwrap();
+    let err = st.truncate_after(11).unwrap_err();
+    assert!(matches!(err, StorageError::InvalidTruncate { .. }), "{err}");
+    st.truncate_after(5).unwrap();
+    assert_eq!(st.last_zxid(), 5);
+    assert!(paddock_storage::list_snapshots(&data).unwrap().is_empty());
+    assert_eq!(segments(&dir.path().join("log")).len(), 2);
+    append(&mut st, &[0x1_0000_0001]);
+    drop(st);
+    let (_, rec) = Storage::open(opts(dir.path())).unwrap();
+    assert_eq!(rec.snapshot, None);
+    assert_eq!(zxids(&rec), vec![1, 2, 3, 4, 5, 0x1_0000_0001]);
+}
