@@ -49,7 +49,11 @@
 //!   in the last segment with no later batch after it) was never acknowledged
 //!   and is truncated with a warning. Damage elsewhere, a record found after
 //!   the end of data, or a zxid gap fails [`Storage::open`] with an error
-//!   naming the file and byte offset.
+//!   naming the file and byte offset. (With `force_sync` off, a machine
+//!   crash can damage more than the final batch; open then refuses rather
+//!   than guess.)
+//! - **One writer.** [`Storage::open`] `flock`s the data log dir; a second
+//!   open fails with [`StorageError::Locked`].
 //! - **Snapshots are written off the append path.** [`write_snapshot`] and
 //!   [`purge`] are free functions meant for a background thread; call
 //!   [`Storage::roll`] when a snapshot starts so older segments become
@@ -72,7 +76,8 @@ mod truncate;
 
 pub use epoch::{read_epoch, write_epoch, EpochFile};
 pub use error::{Result, StorageError};
+pub use format::MAX_PAYLOAD_BYTES;
 pub use purge::{purge, PurgeReport};
 pub use reader::{LogReader, LogRecord};
 pub use snapshot::{list_snapshots, write_snapshot, SnapshotData, SnapshotReader};
-pub use storage::{LogStats, Recovered, Storage, StorageOptions};
+pub use storage::{LogStats, Recovered, Storage, StorageOptions, MAX_BATCH_BYTES};

@@ -52,7 +52,7 @@ pub fn recover_log(log_dir: &Path, snap_zxid: i64) -> Result<RecoveredLog> {
     // needed only if that first zxid is above snap_zxid + 1.
     let start = segments
         .iter()
-        .rposition(|(first, _)| *first <= snap_zxid + 1)
+        .rposition(|(first, _)| *first <= snap_zxid.saturating_add(1))
         .unwrap_or(0);
     let now = Instant::now();
     let mut replay = Replay {

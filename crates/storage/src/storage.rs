@@ -11,6 +11,11 @@ use crate::recovery;
 use crate::snapshot::{self, SnapshotData};
 use crate::truncate;
 
+/// Largest encoded batch [`Storage::append_batch`] accepts (256 MiB).
+pub const MAX_BATCH_BYTES: usize = 256 << 20;
+/// Capacity of the encode buffer kept between batches.
+const RETAINED_BUFFER_BYTES: usize = 16 << 20;
+
 /// Largest zero buffer written at once when preallocating.
 const ZERO_FILL_PIECE_BYTES: u64 = 1 << 20;
 
@@ -158,7 +163,8 @@ impl Storage {
 
     /// Appends `records` (zxids strictly increasing and above
     /// [`Storage::last_zxid`], payloads non-empty and at most
-    /// [`MAX_PAYLOAD_BYTES`]) with one write and, if `force_sync`, one
+    /// [`MAX_PAYLOAD_BYTES`], the whole batch at most [`MAX_BATCH_BYTES`]
+    /// encoded) with one write and, if `force_sync`, one
     /// fdatasync. Returns only when the records are durable. An empty batch is
     /// a no-op. After an I/O error every later call fails with
     /// [`StorageError::Poisoned`].
@@ -198,11 +204,25 @@ impl Storage {
             };
             return Err(StorageError::InvalidAppend { reason });
         }
+        let total: usize = records
+            .iter()
+            .map(|(_, p)| RECORD_HEADER_LEN + p.len())
+            .sum();
+        if total > MAX_BATCH_BYTES {
+            let reason = format!(
+                "the batch encodes to {total} bytes, above the {MAX_BATCH_BYTES}-byte limit"
+            );
+            return Err(StorageError::InvalidAppend { reason });
+        }
         Ok(())
     }
 
     fn encode(&mut self, records: &[(i64, &[u8])]) {
         self.buf.clear();
+        if self.buf.capacity() > RETAINED_BUFFER_BYTES {
+            // Do not keep the memory of one huge batch forever.
+            self.buf = Vec::new();
+        }
         let total: usize = records
             .iter()
             .map(|(_, p)| RECORD_HEADER_LEN + p.len())
