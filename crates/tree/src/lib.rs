@@ -1,0 +1,4 @@
+//! paddock-tree
+#![deny(missing_docs)]
+
+pub mod watch;
