@@ -58,8 +58,8 @@ def test_paddock_matches_zookeeper(script, reference):
     if "paddock" not in TARGETS:
         pytest.skip("paddock target not selected")
     srv = zkservers.PaddockServer()
-    srv.start()
     try:
+        srv.start()
         got = zkdiff.run_and_normalize(srv.connect, script)
     finally:
         srv.stop()

@@ -37,8 +37,24 @@ SLF4J_SIMPLE = "/usr/share/java/slf4j-simple.jar"
 # Password "test" for user "super" (the same digest kazoo's own harness uses).
 SUPER_DIGEST = "super:D/InIHSb7yEEbrWz8b9l71RjZJU="
 
-START_DEADLINE = float(os.environ.get("PADDOCK_TEST_START_DEADLINE", "60"))
+START_DEADLINE = float(os.environ.get("PADDOCK_TEST_START_DEADLINE", "20"))
+# After this many failed starts of one kind, later starts of that kind get a
+# short deadline, so a server that never comes up fails a suite quickly.
+FAIL_FAST_AFTER = 2
+FAIL_FAST_DEADLINE = 5.0
+_start_failures: dict = {}
 STOP_DEADLINE = 10.0
+
+
+def _die_with_parent():
+    """preexec_fn: have the kernel SIGTERM this child if the test process dies
+    (so a killed test run leaves no server behind).  Linux only; best effort."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
 
 
 def free_port() -> int:
@@ -148,6 +164,8 @@ class ManagedServer:
     def start(self, deadline: float = START_DEADLINE) -> "ManagedServer":
         if self.running:
             return self
+        if _start_failures.get(self.kind, 0) >= FAIL_FAST_AFTER:
+            deadline = min(deadline, FAIL_FAST_DEADLINE)
         self.write_cfg()
         self._logf = open(self.log_path, "ab")
         self._logf.write(f"\n==== start {' '.join(self.command())}\n".encode())
@@ -156,10 +174,15 @@ class ManagedServer:
             self.proc = subprocess.Popen(
                 self.command(), stdin=subprocess.DEVNULL, stdout=self._logf,
                 stderr=subprocess.STDOUT, cwd=str(self.workdir), env=self.env(),
-                start_new_session=True)
+                start_new_session=True, preexec_fn=_die_with_parent)
         except OSError as e:
             raise ServerStartError(f"{self.kind}: cannot run {self.command()[0]}: {e}") from e
-        self.wait_ready(deadline)
+        try:
+            self.wait_ready(deadline)
+        except ServerStartError:
+            _start_failures[self.kind] = _start_failures.get(self.kind, 0) + 1
+            self.stop()
+            raise
         return self
 
     def wait_ready(self, deadline: float = START_DEADLINE) -> None:
@@ -181,7 +204,6 @@ class ManagedServer:
             except OSError as e:
                 last = e
             time.sleep(0.05)  # poll interval, not synchronisation
-        self.stop()
         raise ServerStartError(
             f"{self.kind} did not answer ruok with imok within {deadline}s "
             f"(last error: {last!r})\n" + self.log_tail())
