@@ -288,6 +288,8 @@ class PaddockServer(ManagedServer):
         # system properties; a zoo.cfg-compatible server must accept them.
         # This one sets the super user (password "test").
         cfg.setdefault("DigestAuthenticationProvider.superDigest", SUPER_DIGEST)
+        # Reap containers/TTL nodes as often as the ZooKeeper fixture does.
+        cfg.setdefault("znode.container.checkIntervalMs", "500")
         return cfg
 
     def command(self) -> list[str]:
