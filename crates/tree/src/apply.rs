@@ -1,0 +1,317 @@
+//! Applying logged transactions, as ZooKeeper 3.8's `DataTree.processTxn`
+//! does: deterministic, never panicking on a txn prepare produced or one
+//! Apache ZooKeeper logged. A txn that cannot apply (a create of an
+//! existing node while replaying over a fuzzy snapshot, say) yields its
+//! error code and changes nothing.
+
+use std::sync::Arc;
+
+use proto::response::event_type;
+use proto::txn::{Txn, TxnEntry, TxnHeader};
+use proto::{Acl, Create2Response, CreateResponse, ErrorCode, MultiResult, OpCode, Response, Stat};
+
+use crate::ephemeral::{ttl_owner, CONTAINER_OWNER};
+use crate::path;
+use crate::store::{Node, StatPersisted};
+use crate::tree::{client_stat, error_code, DataTree};
+use crate::{ApplyResult, WatchEvent};
+
+/// What a create txn asks for, whatever its record type.
+struct NewNode<'a> {
+    path: &'a str,
+    data: &'a [u8],
+    acl: &'a [Acl],
+    owner: i64,
+    parent_cversion: i32,
+}
+
+impl DataTree {
+    /// Applies one logged transaction; `last_zxid` moves to its zxid (error
+    /// txns included, as ZooKeeper). Events come in ZooKeeper's order.
+    pub fn apply(&mut self, entry: &TxnEntry) -> ApplyResult {
+        let h = &entry.header;
+        let mut events = Vec::new();
+        let result = self.apply_txn(h, &entry.txn, &mut events);
+        if h.zxid > self.last_zxid {
+            self.last_zxid = h.zxid;
+        }
+        ApplyResult {
+            zxid: h.zxid,
+            result,
+            events,
+        }
+    }
+
+    fn apply_txn(
+        &mut self,
+        h: &TxnHeader,
+        txn: &Txn,
+        events: &mut Vec<WatchEvent>,
+    ) -> Result<Response, ErrorCode> {
+        match txn {
+            Txn::Create(_) | Txn::CreateTtl(_) | Txn::CreateContainer(_) => {
+                let (path, stat) = self.apply_create(h, txn, events)?;
+                Ok(if h.op == OpCode::Create as i32 {
+                    Response::Create(CreateResponse { path })
+                } else {
+                    Response::Create2(Create2Response { path, stat })
+                })
+            }
+            Txn::Delete(t) => self
+                .delete_node(&t.path, h.zxid, events)
+                .map(|_| Response::Empty),
+            Txn::SetData(t) => self
+                .set_data(&t.path, &t.data, t.version, h.zxid, h.time, events)
+                .map(Response::Stat),
+            Txn::SetAcl(t) => self.set_acl(&t.path, &t.acl, t.version).map(Response::Stat),
+            Txn::Check(_) => Ok(Response::Empty),
+            Txn::CreateSession(t) => {
+                self.sessions.insert(h.client_id, t.timeout_ms);
+                Ok(Response::Empty)
+            }
+            Txn::CloseSession(t) => {
+                self.close_session(h.client_id, &t.paths_to_delete, h.zxid, events);
+                Ok(Response::Empty)
+            }
+            Txn::Error(e) => Err(error_code(e.err)),
+            Txn::Multi(parts) => Ok(Response::Multi(self.apply_multi(h, parts, events))),
+        }
+    }
+
+    /// Any of the three create records: returns the path and new stat.
+    fn apply_create(
+        &mut self,
+        h: &TxnHeader,
+        txn: &Txn,
+        events: &mut Vec<WatchEvent>,
+    ) -> Result<(String, Stat), ErrorCode> {
+        let new = match txn {
+            Txn::Create(t) => NewNode {
+                path: &t.path,
+                data: &t.data,
+                acl: &t.acl,
+                owner: if t.ephemeral { h.client_id } else { 0 },
+                parent_cversion: t.parent_cversion,
+            },
+            Txn::CreateTtl(t) => NewNode {
+                path: &t.path,
+                data: &t.data,
+                acl: &t.acl,
+                owner: ttl_owner(t.ttl).ok_or(ErrorCode::BadArguments)?,
+                parent_cversion: t.parent_cversion,
+            },
+            Txn::CreateContainer(t) => NewNode {
+                path: &t.path,
+                data: &t.data,
+                acl: &t.acl,
+                owner: CONTAINER_OWNER,
+                parent_cversion: t.parent_cversion,
+            },
+            _ => return Err(ErrorCode::BadArguments),
+        };
+        let stat = self.create_node(&new, h.zxid, h.time, events)?;
+        Ok((new.path.to_string(), stat))
+    }
+
+    /// ZooKeeper's multi: if any part is an error txn, every part becomes
+    /// an error result (0 before the first error, -2 after it) and nothing
+    /// changes; otherwise each part applies in order (a part failing at
+    /// apply, which prepare rules out, does not undo the others).
+    fn apply_multi(
+        &mut self,
+        h: &TxnHeader,
+        parts: &[Txn],
+        events: &mut Vec<WatchEvent>,
+    ) -> Vec<MultiResult> {
+        let failed = parts.iter().any(|p| matches!(p, Txn::Error(_)));
+        let mut post_failed = false;
+        let mut out = Vec::with_capacity(parts.len());
+        for part in parts {
+            let res = match part {
+                Txn::Error(e) => {
+                    post_failed = true;
+                    MultiResult::Error(error_code(e.err))
+                }
+                _ if failed && post_failed => MultiResult::Error(ErrorCode::RuntimeInconsistency),
+                _ if failed => MultiResult::Error(ErrorCode::Ok),
+                _ => self
+                    .apply_part(h, part, events)
+                    .unwrap_or_else(MultiResult::Error),
+            };
+            out.push(res);
+        }
+        out
+    }
+
+    fn apply_part(
+        &mut self,
+        h: &TxnHeader,
+        part: &Txn,
+        events: &mut Vec<WatchEvent>,
+    ) -> Result<MultiResult, ErrorCode> {
+        Ok(match part {
+            Txn::Create(_) => MultiResult::Create(self.apply_create(h, part, events)?.0),
+            Txn::CreateTtl(_) | Txn::CreateContainer(_) => {
+                let (path, stat) = self.apply_create(h, part, events)?;
+                MultiResult::Create2(path, stat)
+            }
+            Txn::Delete(t) => {
+                self.delete_node(&t.path, h.zxid, events)?;
+                MultiResult::Delete
+            }
+            Txn::SetData(t) => MultiResult::SetData(
+                self.set_data(&t.path, &t.data, t.version, h.zxid, h.time, events)?,
+            ),
+            Txn::Check(_) => MultiResult::Check,
+            _ => return Err(ErrorCode::BadArguments),
+        })
+    }
+
+    /// `DataTree.createNode`: NoNode without a parent, NodeExists if
+    /// present; bumps the parent's stored cversion to `parent_cversion`
+    /// (-1: by one) and its pzxid, only if that raises it.
+    fn create_node(
+        &mut self,
+        new: &NewNode,
+        zxid: i64,
+        time: i64,
+        events: &mut Vec<WatchEvent>,
+    ) -> Result<Stat, ErrorCode> {
+        let parent_path = path::parent(new.path).ok_or(ErrorCode::NoNode)?;
+        let parent = self.store.find(parent_path).ok_or(ErrorCode::NoNode)?;
+        if self.store.find(new.path).is_some() {
+            return Err(ErrorCode::NodeExists);
+        }
+        let acl = self.acls.intern(new.acl);
+        self.update_meta(parent, |n| {
+            let cv = match new.parent_cversion {
+                -1 => n.stat.cversion.wrapping_add(1),
+                cv => cv,
+            };
+            if cv > n.stat.cversion {
+                n.stat.cversion = cv;
+                n.stat.pzxid = zxid;
+            }
+        });
+        let node = Node {
+            path: Arc::from(new.path),
+            stat: StatPersisted {
+                czxid: zxid,
+                mzxid: zxid,
+                pzxid: zxid,
+                ctime: time,
+                mtime: time,
+                ephemeral_owner: new.owner,
+                ..StatPersisted::default()
+            },
+            acl,
+            data: new.data.into(),
+            children: None,
+        };
+        let i = self.insert_node(node, Some(parent));
+        events.push(event(new.path, event_type::NODE_CREATED));
+        events.push(event(parent_path, event_type::NODE_CHILDREN_CHANGED));
+        Ok(client_stat(self.store.node(i)))
+    }
+
+    /// `DataTree.deleteNode`: NoNode if absent; raises the parent's pzxid.
+    /// A node that still has children (possible only when replaying over a
+    /// fuzzy snapshot) goes with its whole subtree, silently.
+    pub(crate) fn delete_node(
+        &mut self,
+        p: &str,
+        zxid: i64,
+        events: &mut Vec<WatchEvent>,
+    ) -> Result<(), ErrorCode> {
+        let i = self.store.find(p).ok_or(ErrorCode::NoNode)?;
+        let parent_path = path::parent(p).ok_or(ErrorCode::NoNode)?;
+        let parent = self.store.find(parent_path).filter(|&pi| pi != i);
+        let Some(parent) = parent else {
+            return Err(ErrorCode::BadArguments); // the root
+        };
+        self.remove_descendants(i);
+        self.remove_node(i, Some(parent));
+        self.update_meta(parent, |n| {
+            if zxid > n.stat.pzxid {
+                n.stat.pzxid = zxid;
+            }
+        });
+        events.push(event(p, event_type::NODE_DELETED));
+        events.push(event(parent_path, event_type::NODE_CHILDREN_CHANGED));
+        Ok(())
+    }
+
+    /// Removes every descendant of slot `i`, children before parents.
+    fn remove_descendants(&mut self, i: u32) {
+        let mut order = Vec::new();
+        let mut stack = vec![i];
+        while let Some(n) = stack.pop() {
+            for c in self.store.children(n) {
+                order.push((c, n));
+                stack.push(c);
+            }
+        }
+        for (c, parent) in order.into_iter().rev() {
+            self.remove_node(c, Some(parent));
+        }
+    }
+
+    fn set_data(
+        &mut self,
+        p: &str,
+        data: &[u8],
+        version: i32,
+        zxid: i64,
+        time: i64,
+        events: &mut Vec<WatchEvent>,
+    ) -> Result<Stat, ErrorCode> {
+        let i = self.store.find(p).ok_or(ErrorCode::NoNode)?;
+        self.replace_data(i, data);
+        self.update_meta(i, |n| {
+            n.stat.mtime = time;
+            n.stat.mzxid = zxid;
+            n.stat.version = version;
+        });
+        events.push(event(p, event_type::NODE_DATA_CHANGED));
+        Ok(client_stat(self.store.node(i)))
+    }
+
+    fn set_acl(&mut self, p: &str, acl: &[Acl], version: i32) -> Result<Stat, ErrorCode> {
+        let i = self.store.find(p).ok_or(ErrorCode::NoNode)?;
+        let new = self.acls.intern(acl);
+        let old = self.store.node(i).acl;
+        self.update_meta(i, |n| {
+            n.acl = new;
+            n.stat.aversion = version;
+        });
+        self.acls.release(old);
+        Ok(client_stat(self.store.node(i)))
+    }
+
+    /// `DataTree.killSession`: deletes the txn's paths in order, then any
+    /// other ephemerals the session still owns (sorted), and forgets it.
+    fn close_session(
+        &mut self,
+        session: i64,
+        paths: &[String],
+        zxid: i64,
+        events: &mut Vec<WatchEvent>,
+    ) {
+        for p in paths {
+            // NoNode is expected when replaying; ZooKeeper ignores it too.
+            let _ = self.delete_node(p, zxid, events);
+        }
+        let rest = self.ephemerals.remove(&session).unwrap_or_default();
+        for p in rest {
+            let _ = self.delete_node(&p, zxid, events);
+        }
+        self.sessions.remove(&session);
+    }
+}
+
+fn event(path: &str, kind: i32) -> WatchEvent {
+    WatchEvent {
+        path: path.to_string(),
+        kind,
+    }
+}

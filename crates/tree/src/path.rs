@@ -1,0 +1,142 @@
+//! Path rules: ZooKeeper's `PathUtils.validatePath`, and parent/name
+//! splitting as `DataTree` and `PrepRequestProcessor` do it.
+
+use proto::ErrorCode;
+
+/// Checks `path` as ZooKeeper's `PathUtils.validatePath` does: absolute,
+/// no trailing `/` (except the root), no empty names, no `.` or `..`
+/// names, no NUL, no control or otherwise invalid characters (ZooKeeper
+/// judges UTF-16 units, so any character outside the BMP is invalid).
+pub fn validate(path: &str) -> Result<(), ErrorCode> {
+    let chars: Vec<char> = path.chars().collect();
+    if chars.first() != Some(&'/') {
+        return Err(ErrorCode::BadArguments);
+    }
+    if chars.len() == 1 {
+        return Ok(());
+    }
+    if chars.last() == Some(&'/') {
+        return Err(ErrorCode::BadArguments);
+    }
+    for i in 1..chars.len() {
+        if !char_ok(&chars, i) {
+            return Err(ErrorCode::BadArguments);
+        }
+    }
+    Ok(())
+}
+
+/// Whether `chars[i]` (i >= 1) is acceptable in its position.
+fn char_ok(chars: &[char], i: usize) -> bool {
+    let c = chars[i];
+    let last = chars[i - 1];
+    let name_ends = i + 1 == chars.len() || chars[i + 1] == '/';
+    match c {
+        '\0' => false,
+        '/' => last != '/',
+        '.' if last == '.' => !(i >= 2 && chars[i - 2] == '/' && name_ends),
+        '.' => !(last == '/' && name_ends),
+        _ => !invalid_char(c),
+    }
+}
+
+/// Characters `PathUtils` rejects, judged on UTF-16 units: controls,
+/// C1 controls, surrogates (so every non-BMP character), the private use
+/// area and the specials block.
+fn invalid_char(c: char) -> bool {
+    let v = c as u32;
+    (1..=0x1f).contains(&v)
+        || (0x7f..=0x9f).contains(&v)
+        || (0xd800..=0xf8ff).contains(&v)
+        || (0xfff0..=0xffff).contains(&v)
+        || v > 0xffff
+}
+
+/// The parent of `path` as ZooKeeper computes it (`substring(0,
+/// lastIndexOf('/'))`), with the root's alias `""` spelled `"/"`. `None`
+/// when the path has no `/`.
+pub fn parent(path: &str) -> Option<&str> {
+    let slash = path.rfind('/')?;
+    Some(if slash == 0 { "/" } else { &path[..slash] })
+}
+
+/// The last name of `path` (after its last `/`).
+pub fn name(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(i) => &path[i + 1..],
+        None => path,
+    }
+}
+
+/// ZooKeeper keys the root under both `""` and `"/"`; paddock stores `"/"`.
+pub(crate) fn canonical(path: &str) -> &str {
+    if path.is_empty() {
+        "/"
+    } else {
+        path
+    }
+}
+
+/// Java's `String.length()` of `path`: UTF-16 units (used for ZooKeeper's
+/// approximate data size).
+pub(crate) fn java_len(path: &str) -> u64 {
+    path.chars().map(|c| c.len_utf16() as u64).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_paths() {
+        for p in [
+            "/",
+            "/a",
+            "/a/b",
+            "/a.b",
+            "/..a",
+            "/a..",
+            "/.a/b.",
+            "/ünï ✓",
+            "/a/...",
+            "/ ",
+        ] {
+            assert_eq!(validate(p), Ok(()), "{p}");
+        }
+    }
+
+    #[test]
+    fn invalid_paths() {
+        for p in [
+            "",
+            "a",
+            "/a/",
+            "//",
+            "/a//b",
+            "/.",
+            "/..",
+            "/a/.",
+            "/a/../b",
+            "/./b",
+            "/a\0b",
+            "/a\u{1}",
+            "/\u{7f}",
+            "/\u{9f}",
+            "/\u{e000}",
+            "/\u{fff0}",
+            "/😀",
+        ] {
+            assert_eq!(validate(p), Err(ErrorCode::BadArguments), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn parents_and_names() {
+        assert_eq!(parent("/a"), Some("/"));
+        assert_eq!(parent("/a/b"), Some("/a"));
+        assert_eq!(parent("/"), Some("/"));
+        assert_eq!(parent("a"), None);
+        assert_eq!(name("/a/b"), "b");
+        assert_eq!(java_len("/😀"), 3);
+    }
+}

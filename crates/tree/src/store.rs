@@ -1,0 +1,161 @@
+//! Node storage: a slab of nodes, a path index and per-node child sets,
+//! all keyed by `u32` slot numbers so that each path is stored once.
+//!
+//! Memory per node: the slab slot (path pointer, stat, ACL index, data
+//! pointer, child-set pointer), ~5 bytes of index, the path and data
+//! allocations, and ~5 bytes in the parent's child set.
+
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+
+use crate::hash::path_hash;
+
+/// A node's stored metadata (ZooKeeper's `StatPersisted`). `cversion` is
+/// ZooKeeper's stored value: the number of child creates. Clients see
+/// `2 * cversion - numChildren` (see [`crate::DataTree::stat`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct StatPersisted {
+    pub czxid: i64,
+    pub mzxid: i64,
+    pub pzxid: i64,
+    pub ctime: i64,
+    pub mtime: i64,
+    pub version: i32,
+    pub cversion: i32,
+    pub aversion: i32,
+    pub ephemeral_owner: i64,
+}
+
+/// One znode.
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    pub path: Arc<str>,
+    pub stat: StatPersisted,
+    pub acl: u32,
+    pub data: Box<[u8]>,
+    pub children: Option<Box<HashTable<u32>>>,
+}
+
+impl Node {
+    pub fn child_count(&self) -> usize {
+        self.children.as_ref().map_or(0, |c| c.len())
+    }
+}
+
+/// The slab, the path index and the child sets.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Store {
+    slab: Vec<Option<Node>>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+}
+
+impl Store {
+    /// The slot of `path`.
+    pub fn find(&self, path: &str) -> Option<u32> {
+        let slab = &self.slab;
+        self.index
+            .find(path_hash(path), |&i| {
+                slab[i as usize].as_ref().is_some_and(|n| &*n.path == path)
+            })
+            .copied()
+    }
+
+    /// The node in slot `i` (which must be live).
+    pub fn node(&self, i: u32) -> &Node {
+        match self.slab.get(i as usize) {
+            Some(Some(n)) => n,
+            _ => panic!("store: slot {i} is not a live node"),
+        }
+    }
+
+    pub fn node_mut(&mut self, i: u32) -> &mut Node {
+        match self.slab.get_mut(i as usize) {
+            Some(Some(n)) => n,
+            _ => panic!("store: slot {i} is not a live node"),
+        }
+    }
+
+    /// The node at `path`.
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.find(path).map(|i| self.node(i))
+    }
+
+    /// Number of live nodes.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Adds `node` (its path must be new) and links it under `parent`.
+    pub fn insert(&mut self, node: Node, parent: Option<u32>) -> u32 {
+        let h = path_hash(&node.path);
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = Some(node);
+                i
+            }
+            None => {
+                self.slab.push(Some(node));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        let slab = &self.slab;
+        self.index.insert_unique(h, i, |&j| slot_hash(slab, j));
+        if let Some(p) = parent {
+            self.link(p, i, h);
+        }
+        i
+    }
+
+    fn link(&mut self, parent: u32, child: u32, h: u64) {
+        let mut set = self.node_mut(parent).children.take().unwrap_or_default();
+        let slab = &self.slab;
+        set.insert_unique(h, child, |&j| slot_hash(slab, j));
+        self.node_mut(parent).children = Some(set);
+    }
+
+    /// Removes slot `i` (which must have no children), unlinking it from
+    /// `parent`.
+    pub fn remove(&mut self, i: u32, parent: Option<u32>) -> Node {
+        let h = path_hash(&self.node(i).path);
+        if let Some(p) = parent {
+            let n = self.node_mut(p);
+            if let Some(set) = n.children.as_mut() {
+                if let Ok(e) = set.find_entry(h, |&j| j == i) {
+                    e.remove();
+                }
+                if set.is_empty() {
+                    n.children = None;
+                }
+            }
+        }
+        if let Ok(e) = self.index.find_entry(h, |&j| j == i) {
+            e.remove();
+        }
+        let node = self.slab[i as usize]
+            .take()
+            .expect("store: remove of a free slot");
+        self.free.push(i);
+        node
+    }
+
+    /// Slots of the children of slot `i`.
+    pub fn children(&self, i: u32) -> impl Iterator<Item = u32> + '_ {
+        self.node(i).children.iter().flat_map(|s| s.iter().copied())
+    }
+
+    /// Every live slot, in slab order.
+    pub fn slots(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slab
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.is_some())
+            .map(|(i, _)| i as u32)
+    }
+}
+
+/// The table hash of slot `j` (rehashing when a table grows).
+fn slot_hash(slab: &[Option<Node>], j: u32) -> u64 {
+    path_hash(slab[j as usize].as_ref().map_or("", |n| &n.path))
+}
