@@ -188,15 +188,23 @@ impl Prepper {
         self.finish(ctx, OpCode::DeleteContainer as i32, result, local)
     }
 
-    /// A createSession txn for `session_id` (client id in the header).
+    /// A createSession txn for `session_id` (the header's client id; cxid
+    /// 0) at `zxid` and `time_ms`.
     pub fn prepare_create_session(
         &mut self,
         session_id: i64,
         timeout_ms: i32,
-        ctx: &PrepContext,
+        zxid: i64,
+        time_ms: i64,
     ) -> TxnEntry {
         TxnEntry {
-            header: header(session_id, ctx, OpCode::CreateSession as i32),
+            header: TxnHeader {
+                client_id: session_id,
+                cxid: 0,
+                zxid,
+                time: time_ms,
+                op: OpCode::CreateSession as i32,
+            },
             txn: Txn::CreateSession(CreateSessionTxn { timeout_ms }),
         }
     }

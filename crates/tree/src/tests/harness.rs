@@ -90,21 +90,10 @@ impl H {
 
     pub fn open_session(&mut self, id: i64, timeout_ms: i32) {
         self.zxid += 1;
-        let ctx = PrepContext {
-            session_id: 0,
-            cxid: 0,
-            zxid: self.zxid,
-            time_ms: self.time,
-            auth: AuthContext {
-                ids: &[],
-                is_super: false,
-            },
-        };
-        let e = self.prep.prepare_create_session(id, timeout_ms, &ctx);
+        let e = self.prep.prepare_create_session(id, timeout_ms, self.zxid, self.time);
         assert_eq!(self.apply(&e).result, Ok(Response::Empty));
     }
 }
-
 pub fn create(path: &str, data: &[u8], flags: i32) -> Request {
     create_op(OpCode::Create, path, data, flags, Acl::open_unsafe(), 0)
 }
