@@ -137,7 +137,10 @@ impl<'a> Reader<'a> {
         if len < 0 || len as usize > self.remaining() {
             return Err(DecodeError::BadLength { offset, len });
         }
-        let mut v = Vec::with_capacity(len as usize);
+        // Reserve for what the bytes left can hold if every element takes
+        // the 4 bytes of the smallest field that vectors carry, so a large
+        // count of wide records does not reserve far more than the input.
+        let mut v = Vec::with_capacity((len as usize).min(self.remaining() / 4));
         for _ in 0..len {
             v.push(T::read(self)?);
         }

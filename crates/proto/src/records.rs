@@ -1,5 +1,6 @@
 //! The client-protocol records of `zookeeper.jute`, field for field.
 
+use crate::jute::{DecodeError, Jute, Reader, Writer};
 use crate::jute_record;
 
 jute_record!(
@@ -50,6 +51,52 @@ jute_record!(
         passwd: Vec<u8>,
     }
 );
+
+impl ConnectRequest {
+    /// Decodes a handshake: the record, then the `readOnly` flag that clients
+    /// since 3.4 append (`None` when the client sent none, as 3.3 clients do).
+    /// Bytes after the flag are left unread, as ZooKeeper ignores them.
+    pub fn read_handshake(r: &mut Reader<'_>) -> Result<(Self, Option<bool>), DecodeError> {
+        let req = Self::read(r)?;
+        let read_only = read_trailing_flag(r)?;
+        Ok((req, read_only))
+    }
+
+    /// Encodes a handshake: the record, then `read_only` if it is `Some`.
+    pub fn write_handshake(&self, read_only: Option<bool>, w: &mut Vec<u8>) {
+        self.write(w);
+        if let Some(flag) = read_only {
+            w.write_bool(flag);
+        }
+    }
+}
+
+impl ConnectResponse {
+    /// Decodes the handshake reply: the record, then the `readOnly` flag that
+    /// servers since 3.4 append for clients that sent one (`None` if absent).
+    pub fn read_handshake(r: &mut Reader<'_>) -> Result<(Self, Option<bool>), DecodeError> {
+        let rsp = Self::read(r)?;
+        let read_only = read_trailing_flag(r)?;
+        Ok((rsp, read_only))
+    }
+
+    /// Encodes the handshake reply: the record, then `read_only` if `Some`.
+    /// A server sends the flag exactly when the client's request carried one.
+    pub fn write_handshake(&self, read_only: Option<bool>, w: &mut Vec<u8>) {
+        self.write(w);
+        if let Some(flag) = read_only {
+            w.write_bool(flag);
+        }
+    }
+}
+
+/// The optional one-byte flag after a handshake record.
+fn read_trailing_flag(r: &mut Reader<'_>) -> Result<Option<bool>, DecodeError> {
+    if r.remaining() == 0 {
+        return Ok(None);
+    }
+    r.read_bool().map(Some)
+}
 
 jute_record!(
     /// Re-arms watches after a reconnect.
@@ -260,11 +307,11 @@ pub struct WhoAmIResponse {
     pub client_info: Vec<ClientInfo>,
 }
 
-impl crate::jute::Jute for WhoAmIResponse {
+impl Jute for WhoAmIResponse {
     fn write(&self, w: &mut Vec<u8>) {
-        crate::jute::Writer::write_vec(w, &self.client_info);
+        w.write_vec(&self.client_info);
     }
-    fn read(r: &mut crate::jute::Reader<'_>) -> Result<Self, crate::jute::DecodeError> {
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(WhoAmIResponse {
             client_info: r.read_vec()?,
         })

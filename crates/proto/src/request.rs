@@ -315,20 +315,32 @@ fn decode_multi(r: &mut Reader<'_>) -> Result<Vec<Request>, DecodeError> {
                 value: ops.len() as i32,
             });
         }
-        let op = Request::decode(h.op, r)?;
-        match op {
-            Request::Create(_)
-            | Request::Delete(_)
-            | Request::SetData(_)
-            | Request::Check(_)
-            | Request::GetData(_)
-            | Request::GetChildren(_) => ops.push(op),
-            _ => {
-                return Err(DecodeError::BadValue {
-                    what: "multi op type",
-                    value: h.op,
-                })
-            }
+        // Check the type before decoding the body: a multi inside a multi
+        // would otherwise recurse once per 9 bytes and overflow the stack.
+        if !is_multi_op(h.op) {
+            return Err(DecodeError::BadValue {
+                what: "multi op type",
+                value: h.op,
+            });
         }
+        ops.push(Request::decode(h.op, r)?);
     }
+}
+
+/// The operations a multi or multiRead may hold (`MultiOperationRecord`).
+fn is_multi_op(op: i32) -> bool {
+    matches!(
+        OpCode::from_i32(op),
+        Some(
+            OpCode::Create
+                | OpCode::Create2
+                | OpCode::CreateTtl
+                | OpCode::CreateContainer
+                | OpCode::Delete
+                | OpCode::SetData
+                | OpCode::Check
+                | OpCode::GetData
+                | OpCode::GetChildren
+        )
+    )
 }

@@ -35,6 +35,9 @@ pub enum Response {
     WhoAmI(WhoAmIResponse),
     /// multi and multiRead.
     Multi(Vec<MultiResult>),
+    /// addWatch: ZooKeeper answers with an `ErrorResponse` body (err 0),
+    /// which the Java client reads; a header-only reply breaks its connection.
+    AddWatch(ErrorResponse),
 }
 
 /// One result of multi or multiRead.
@@ -74,6 +77,7 @@ impl Response {
             Response::AllChildrenNumber(n) => crate::jute::Writer::write_i32(w, *n),
             Response::Ephemerals(r) => r.write(w),
             Response::WhoAmI(r) => r.write(w),
+            Response::AddWatch(r) => r.write(w),
             Response::Multi(results) => {
                 for res in results {
                     res.encode(w);
@@ -100,7 +104,8 @@ impl Response {
                 Response::Create2(Create2Response::read(r)?)
             }
             OpCode::Exists | OpCode::SetData | OpCode::SetAcl => Response::Stat(Stat::read(r)?),
-            OpCode::GetData => Response::GetData(GetDataResponse::read(r)?),
+            // reconfig answers with the new configuration and its stat.
+            OpCode::GetData | OpCode::Reconfig => Response::GetData(GetDataResponse::read(r)?),
             OpCode::GetChildren => Response::GetChildren(GetChildrenResponse::read(r)?),
             OpCode::GetChildren2 => Response::GetChildren2(GetChildren2Response::read(r)?),
             OpCode::GetAcl => Response::GetAcl(GetAclResponse::read(r)?),
@@ -108,6 +113,7 @@ impl Response {
             OpCode::GetAllChildrenNumber => Response::AllChildrenNumber(r.read_i32()?),
             OpCode::GetEphemerals => Response::Ephemerals(GetEphemeralsResponse::read(r)?),
             OpCode::WhoAmI => Response::WhoAmI(WhoAmIResponse::read(r)?),
+            OpCode::AddWatch => Response::AddWatch(ErrorResponse::read(r)?),
             OpCode::Multi | OpCode::MultiRead => {
                 let mut results = Vec::new();
                 loop {

@@ -100,7 +100,7 @@ pub enum Txn {
     CloseSession(CloseSessionTxn),
     /// A request that failed.
     Error(ErrorTxn),
-    /// multi.
+    /// multi: its parts in order (a part is never itself a multi).
     Multi(Vec<Txn>),
 }
 
@@ -166,13 +166,7 @@ impl Txn {
                 match CreateTxn::from_bytes(bytes) {
                     Ok(t) => Txn::Create(t),
                     Err(_) => {
-                        let v0 = CreateTxnV0::from_bytes(bytes).map_err(|e| match e {
-                            DecodeError::Truncated { offset, needed } => DecodeError::Truncated {
-                                offset: offset + start,
-                                needed,
-                            },
-                            other => other,
-                        })?;
+                        let v0 = CreateTxnV0::from_bytes(bytes).map_err(|e| shifted(e, start))?;
                         Txn::Create(CreateTxn {
                             path: v0.path,
                             data: v0.data,
@@ -203,6 +197,14 @@ impl Txn {
                 let m = MultiTxn::read(r)?;
                 let mut parts = Vec::with_capacity(m.txns.len());
                 for p in m.txns {
+                    // ZooKeeper never nests a multi; refusing it also keeps
+                    // a crafted entry from recursing until the stack overflows.
+                    if p.op == OpCode::Multi as i32 {
+                        return Err(DecodeError::BadValue {
+                            what: "multi txn part type",
+                            value: p.op,
+                        });
+                    }
                     parts.push(Txn::read(p.op, &mut Reader::new(&p.data))?);
                 }
                 Txn::Multi(parts)
@@ -214,6 +216,24 @@ impl Txn {
                 })
             }
         })
+    }
+}
+
+/// `e` with its offset moved by `by` (for errors from a sub-slice).
+fn shifted(e: DecodeError, by: usize) -> DecodeError {
+    match e {
+        DecodeError::Truncated { offset, needed } => DecodeError::Truncated {
+            offset: offset + by,
+            needed,
+        },
+        DecodeError::BadLength { offset, len } => DecodeError::BadLength {
+            offset: offset + by,
+            len,
+        },
+        DecodeError::BadUtf8 { offset } => DecodeError::BadUtf8 {
+            offset: offset + by,
+        },
+        other @ DecodeError::BadValue { .. } => other,
     }
 }
 
