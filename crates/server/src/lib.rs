@@ -1,1 +1,217 @@
-//! paddock-server
+//! paddock-server: the standalone ZooKeeper-compatible server.
+//!
+//! Module map:
+//! - [`config`]: `zoo.cfg` parsing.
+//! - [`connection`]: one task per client connection (framing, handshake,
+//!   decoding, four-letter words, back-pressure).
+//! - [`core`]: the single owner of tree, sessions and watches; the request
+//!   pipeline prepare -> commit -> apply -> events + reply.
+//! - [`commit`]: the thread that owns the log (group commit, snapshots).
+//! - [`sessions`], [`stats`], [`fourlw`]: supporting pieces.
+//!
+//! Start-up: recover (newest valid snapshot + log replay), then serve.
+#![deny(missing_docs)]
+
+pub mod commit;
+pub mod config;
+pub mod connection;
+pub mod core;
+pub mod fourlw;
+pub mod sessions;
+pub mod stats;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+pub use config::{Config, ConfigError};
+
+/// Why the server could not start or had to stop.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    /// The data or log directory could not be recovered.
+    #[error("storage: {0}")]
+    Storage(#[from] storage::StorageError),
+    /// A snapshot or logged txn could not be decoded.
+    #[error("recovery: {0}")]
+    Recovery(String),
+    /// The client port could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The storage failed while serving.
+    #[error("storage failed while serving: {0}")]
+    Fatal(String),
+}
+
+/// Recovers the tree: newest valid snapshot, then every logged txn after it.
+fn recover(cfg: &Config) -> Result<(storage::Storage, tree::DataTree, i64), ServerError> {
+    let started = Instant::now();
+    let mut opts = storage::StorageOptions::new(cfg.data_dir.clone(), cfg.data_log_dir.clone());
+    opts.force_sync = cfg.force_sync;
+    let (storage, recovered) = storage::Storage::open(opts)?;
+    let mut tree = match &recovered.snapshot {
+        Some(snap) => tree::DataTree::deserialize(&mut snap.body.as_slice())
+            .map_err(|e| ServerError::Recovery(format!("snapshot {}: {e}", snap.path.display())))?,
+        None => tree::DataTree::new(),
+    };
+    let replayed = recovered.txns.len();
+    for (zxid, bytes) in &recovered.txns {
+        let entry = proto::txn::TxnEntry::decode(bytes)
+            .map_err(|e| ServerError::Recovery(format!("logged txn {zxid:#x}: {e}")))?;
+        tree.apply(&entry);
+    }
+    let last_zxid = recovered.last_zxid.max(tree.last_zxid());
+    tracing::info!(
+        "recovered {} znodes, {} sessions, last zxid {:#x} ({} txns replayed) in {} ms",
+        tree.node_count(),
+        tree.sessions().len(),
+        last_zxid,
+        replayed,
+        started.elapsed().as_millis()
+    );
+    Ok((storage, tree, last_zxid))
+}
+
+/// A bound, recovered server, ready to run.
+pub struct Server {
+    listener: TcpListener,
+    cfg: Arc<Config>,
+    core_tx: mpsc::Sender<core::CoreMsg>,
+    core: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+impl Server {
+    /// Recovers the data dir and binds the client port.
+    pub async fn bind(cfg: Config) -> Result<Server, ServerError> {
+        for key in &cfg.ignored_keys {
+            tracing::info!("zoo.cfg key {key} is not used by paddock; ignored");
+        }
+        let cfg = Arc::new(cfg);
+        let (storage, tree, last_zxid) = recover(&cfg)?;
+        let addr = SocketAddr::new(cfg.client_port_address, cfg.client_port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let (core_tx, core_rx) = mpsc::channel(16 * 1024);
+        let commit = commit::spawn(
+            storage,
+            commit::SnapshotPolicy {
+                data_dir: cfg.data_dir.clone(),
+                data_log_dir: cfg.data_log_dir.clone(),
+                retain_count: if cfg.purge_interval_hours > 0 {
+                    cfg.snap_retain_count
+                } else {
+                    0
+                },
+            },
+            core_tx.clone(),
+        );
+        let core = core::Core::new(cfg.clone(), tree, last_zxid, commit);
+        let core = tokio::spawn(core.run(core_rx));
+        Ok(Server {
+            listener,
+            cfg,
+            core_tx,
+            core,
+        })
+    }
+
+    /// The address clients connect to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// Serves until `shutdown` completes or the storage fails.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ServerError> {
+        let Server {
+            listener,
+            cfg,
+            core_tx,
+            mut core,
+        } = self;
+        tracing::info!(
+            "serving clients on {}",
+            listener.local_addr().map_err(|source| ServerError::Bind {
+                addr: SocketAddr::new(cfg.client_port_address, cfg.client_port),
+                source
+            })?
+        );
+        let ticker = tokio::spawn(tick(core_tx.clone(), cfg.tick_time_ms));
+        let per_ip: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
+        let mut next_conn: u64 = 1;
+        tokio::pin!(shutdown);
+        let result = loop {
+            tokio::select! {
+                _ = &mut shutdown => break Ok(()),
+                r = &mut core => break match r {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(ServerError::Fatal(e)),
+                    Err(e) => Err(ServerError::Fatal(format!("core task: {e}"))),
+                },
+                accepted = listener.accept() => {
+                    let Ok((stream, peer)) = accepted else { continue };
+                    if !admit(&per_ip, peer.ip(), cfg.max_client_cnxns) {
+                        tracing::warn!("too many connections from {}: limit is {}", peer.ip(), cfg.max_client_cnxns);
+                        continue;
+                    }
+                    let conn = next_conn;
+                    next_conn += 1;
+                    let (core_tx, cfg, per_ip) = (core_tx.clone(), cfg.clone(), per_ip.clone());
+                    tokio::spawn(async move {
+                        connection::serve(stream, conn, peer, core_tx, cfg).await;
+                        release(&per_ip, peer.ip());
+                    });
+                }
+            }
+        };
+        ticker.abort();
+        result
+    }
+}
+
+fn admit(per_ip: &Mutex<HashMap<IpAddr, usize>>, ip: IpAddr, max: usize) -> bool {
+    let mut map = per_ip.lock().expect("per-ip map lock");
+    let n = map.entry(ip).or_insert(0);
+    if max > 0 && *n >= max {
+        return false;
+    }
+    *n += 1;
+    true
+}
+
+fn release(per_ip: &Mutex<HashMap<IpAddr, usize>>, ip: IpAddr) {
+    let mut map = per_ip.lock().expect("per-ip map lock");
+    if let Some(n) = map.get_mut(&ip) {
+        *n -= 1;
+        if *n == 0 {
+            map.remove(&ip);
+        }
+    }
+}
+
+async fn tick(core: mpsc::Sender<core::CoreMsg>, tick_time_ms: u32) {
+    let period = Duration::from_millis((tick_time_ms / 2).clamp(10, 1000) as u64);
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if core.send(core::CoreMsg::Tick).await.is_err() {
+            return;
+        }
+    }
+}

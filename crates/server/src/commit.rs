@@ -1,0 +1,145 @@
+//! The commit stage: a thread that owns the transaction log. It takes every
+//! txn waiting, appends them with one fsync (group commit), and only then
+//! tells the core they are durable. Standalone this is the whole of
+//! "replication"; the ZAB leader will put its quorum wait at the same seam.
+//!
+//! Ordering contract: `Durable { zxid }` is sent only after every txn up to
+//! `zxid` is on disk; the core replies to none of them before that.
+
+use std::path::PathBuf;
+use std::sync::mpsc as std_mpsc;
+
+use storage::Storage;
+use tokio::sync::mpsc;
+
+use crate::core::CoreMsg;
+
+/// Work for the commit thread.
+pub enum CommitMsg {
+    /// Append this txn (zxids arrive strictly increasing).
+    Append(i64, Vec<u8>),
+    /// Start a new log segment (a snapshot is being taken).
+    Roll,
+    /// Write a snapshot of `zxid` in the background, then purge.
+    Snapshot {
+        /// The last zxid the snapshot covers.
+        zxid: i64,
+        /// The tree to write.
+        tree: Box<tree::DataTree>,
+    },
+}
+
+/// Where snapshots go and how many to keep.
+pub struct SnapshotPolicy {
+    /// Snapshot directory.
+    pub data_dir: PathBuf,
+    /// Log directory.
+    pub data_log_dir: PathBuf,
+    /// Snapshots kept when purging (0: never purge).
+    pub retain_count: usize,
+}
+
+/// Starts the commit thread; it stops when the sender is dropped.
+pub fn spawn(
+    mut storage: Storage,
+    policy: SnapshotPolicy,
+    core: mpsc::Sender<CoreMsg>,
+) -> std_mpsc::Sender<CommitMsg> {
+    let (tx, rx) = std_mpsc::channel::<CommitMsg>();
+    std::thread::Builder::new()
+        .name("paddock-commit".into())
+        .spawn(move || run(&mut storage, &policy, rx, core))
+        .expect("spawning the commit thread");
+    tx
+}
+
+fn run(
+    storage: &mut Storage,
+    policy: &SnapshotPolicy,
+    rx: std_mpsc::Receiver<CommitMsg>,
+    core: mpsc::Sender<CoreMsg>,
+) {
+    let mut batch: Vec<(i64, Vec<u8>)> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                CommitMsg::Append(zxid, bytes) => batch.push((zxid, bytes)),
+                CommitMsg::Roll => {
+                    if let Err(e) =
+                        flush(storage, &mut batch).and_then(|_| storage.roll().map(|_| None::<i64>))
+                    {
+                        return fail(&core, e);
+                    }
+                }
+                CommitMsg::Snapshot { zxid, tree } => {
+                    spawn_snapshot(policy, zxid, tree, core.clone())
+                }
+            }
+            next = rx.try_recv().ok();
+        }
+        match flush(storage, &mut batch) {
+            Ok(Some(zxid)) => {
+                if core.blocking_send(CoreMsg::Durable { zxid }).is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return fail(&core, e),
+        }
+    }
+}
+
+fn flush(
+    storage: &mut Storage,
+    batch: &mut Vec<(i64, Vec<u8>)>,
+) -> Result<Option<i64>, storage::StorageError> {
+    let Some(last) = batch.last().map(|(z, _)| *z) else {
+        return Ok(None);
+    };
+    let refs: Vec<(i64, &[u8])> = batch.iter().map(|(z, b)| (*z, b.as_slice())).collect();
+    storage.append_batch(&refs)?;
+    batch.clear();
+    Ok(Some(last))
+}
+
+fn fail(core: &mpsc::Sender<CoreMsg>, e: storage::StorageError) {
+    let _ = core.blocking_send(CoreMsg::StorageFailed {
+        error: e.to_string(),
+    });
+}
+
+fn spawn_snapshot(
+    policy: &SnapshotPolicy,
+    zxid: i64,
+    tree: Box<tree::DataTree>,
+    core: mpsc::Sender<CoreMsg>,
+) {
+    let data_dir = policy.data_dir.clone();
+    let data_log_dir = policy.data_log_dir.clone();
+    let retain = policy.retain_count;
+    std::thread::Builder::new()
+        .name("paddock-snapshot".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            match storage::write_snapshot(&data_dir, zxid, |w| tree.serialize(w)) {
+                Ok(path) => tracing::info!(
+                    "snapshot {} written in {} ms",
+                    path.display(),
+                    started.elapsed().as_millis()
+                ),
+                Err(e) => {
+                    let _ = core.blocking_send(CoreMsg::StorageFailed {
+                        error: format!("writing snapshot: {e}"),
+                    });
+                    return;
+                }
+            }
+            if retain > 0 {
+                if let Err(e) = storage::purge(&data_dir, &data_log_dir, retain) {
+                    tracing::warn!("purging old snapshots and logs: {e}");
+                }
+            }
+        })
+        .expect("spawning the snapshot thread");
+}

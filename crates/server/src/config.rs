@@ -1,0 +1,311 @@
+//! `zoo.cfg`: the same file Apache ZooKeeper reads. Unknown keys are logged
+//! once and ignored; a bad value stops start-up with the file and line.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+/// A configuration that cannot be used.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A line is malformed or has a bad value.
+    #[error("{path}:{line}: {message}")]
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A required key is missing or keys contradict each other.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The settings paddock uses.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The length of a tick, the unit of session timeouts.
+    pub tick_time_ms: u32,
+    /// Snapshots (and the log, unless `data_log_dir` is set).
+    pub data_dir: PathBuf,
+    /// The transaction log.
+    pub data_log_dir: PathBuf,
+    /// Client port.
+    pub client_port: u16,
+    /// Address the client port binds.
+    pub client_port_address: IpAddr,
+    /// Connections allowed from one IP (0: no limit).
+    pub max_client_cnxns: usize,
+    /// Lower bound of negotiated session timeouts.
+    pub min_session_timeout_ms: i32,
+    /// Upper bound of negotiated session timeouts.
+    pub max_session_timeout_ms: i32,
+    /// Four-letter words allowed (`*` means all).
+    pub four_letter_whitelist: Vec<String>,
+    /// Largest packet accepted (jute.maxbuffer plus header slack).
+    pub max_packet_bytes: usize,
+    /// fsync the log before acknowledging (never turn off but in tests).
+    pub force_sync: bool,
+    /// Transactions between snapshots.
+    pub snap_count: u64,
+    /// Snapshots kept by purging.
+    pub snap_retain_count: usize,
+    /// Hours between purges (0: never).
+    pub purge_interval_hours: u32,
+    /// Requests in flight per connection before it stops reading.
+    pub max_outstanding_per_connection: usize,
+    /// `super:<digest>`: the identity that bypasses every ACL.
+    pub super_digest: Option<String>,
+    /// How often containers and TTL nodes are checked for deletion.
+    pub container_check_interval_ms: u64,
+    /// Keys seen that paddock does not use (logged at start).
+    pub ignored_keys: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            tick_time_ms: 2000,
+            data_dir: PathBuf::from("data"),
+            data_log_dir: PathBuf::from("data"),
+            client_port: 2181,
+            client_port_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            max_client_cnxns: 60,
+            min_session_timeout_ms: 4000,
+            max_session_timeout_ms: 40000,
+            four_letter_whitelist: vec!["srvr".into()],
+            max_packet_bytes: proto::frame::DEFAULT_MAX_PACKET_BYTES,
+            force_sync: true,
+            snap_count: 100_000,
+            snap_retain_count: 3,
+            purge_interval_hours: 0,
+            max_outstanding_per_connection: 1000,
+            super_digest: None,
+            container_check_interval_ms: 60_000,
+            ignored_keys: Vec::new(),
+        }
+    }
+}
+
+/// Keys ZooKeeper knows that paddock accepts and does not (yet) use.
+const KNOWN_UNUSED: &[&str] = &[
+    "initLimit",
+    "syncLimit",
+    "admin.enableServer",
+    "admin.serverPort",
+    "admin.serverAddress",
+    "metricsProvider.className",
+    "metricsProvider.httpPort",
+    "preAllocSize",
+    "standaloneEnabled",
+    "reconfigEnabled",
+    "extendedTypesEnabled",
+    "secureClientPort",
+    "secureClientPortAddress",
+    "quorumListenOnAllIPs",
+    "electionAlg",
+    "localSessionsEnabled",
+    "localSessionsUpgradingEnabled",
+    "skipACL",
+    "audit.enable",
+    "syncEnabled",
+    "dynamicConfigFile",
+    "leaderServes",
+    "peerType",
+    "connectToLearnerMasterLimit",
+    "maxCnxns",
+];
+
+impl Config {
+    /// Reads and checks a zoo.cfg.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses zoo.cfg text; `path` names the file in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let mut cfg = Config::default();
+        let mut data_dir = None;
+        let mut data_log_dir = None;
+        let mut min_timeout = None;
+        let mut max_timeout = None;
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let err = |message: String| ConfigError::Line {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message,
+            };
+            let Some((key, value)) = line.split_once('=') else {
+                return Err(err(format!("expected key=value, found {line:?}")));
+            };
+            let (key, value) = (key.trim(), value.trim());
+            match key {
+                "tickTime" => cfg.tick_time_ms = parse_num(key, value).map_err(err)?,
+                "dataDir" => data_dir = Some(PathBuf::from(value)),
+                "dataLogDir" => data_log_dir = Some(PathBuf::from(value)),
+                "clientPort" => cfg.client_port = parse_num(key, value).map_err(err)?,
+                "clientPortAddress" => {
+                    cfg.client_port_address = value
+                        .parse()
+                        .map_err(|_| err(format!("clientPortAddress {value:?} is not an IP address")))?
+                }
+                "maxClientCnxns" => cfg.max_client_cnxns = parse_num(key, value).map_err(err)?,
+                "minSessionTimeout" => min_timeout = Some(parse_num::<i32>(key, value).map_err(err)?),
+                "maxSessionTimeout" => max_timeout = Some(parse_num::<i32>(key, value).map_err(err)?),
+                "4lw.commands.whitelist" => {
+                    cfg.four_letter_whitelist = value
+                        .split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                }
+                "jute.maxbuffer" => {
+                    let n: usize = parse_num(key, value).map_err(err)?;
+                    cfg.max_packet_bytes = n + 1024;
+                }
+                "forceSync" => cfg.force_sync = parse_yes_no(key, value).map_err(err)?,
+                "snapCount" => cfg.snap_count = parse_num(key, value).map_err(err)?,
+                "autopurge.snapRetainCount" => {
+                    let n: usize = parse_num(key, value).map_err(err)?;
+                    cfg.snap_retain_count = n.max(3);
+                }
+                "autopurge.purgeInterval" => {
+                    cfg.purge_interval_hours = parse_num(key, value).map_err(err)?
+                }
+                "globalOutstandingLimit" => {
+                    cfg.max_outstanding_per_connection = parse_num(key, value).map_err(err)?
+                }
+                "superDigest" | "DigestAuthenticationProvider.superDigest" => {
+                    cfg.super_digest = Some(value.to_string())
+                }
+                "znode.container.checkIntervalMs" => {
+                    cfg.container_check_interval_ms = parse_num(key, value).map_err(err)?
+                }
+                k if k.starts_with("server.") => {
+                    return Err(err(format!(
+                        "{k}: ensemble mode is not supported yet; remove server.N lines to run standalone"
+                    )))
+                }
+                k if KNOWN_UNUSED.contains(&k) || k.starts_with("group.") || k.starts_with("weight.") => {
+                    cfg.ignored_keys.push(k.to_string())
+                }
+                k => cfg.ignored_keys.push(k.to_string()),
+            }
+        }
+        let Some(data_dir) = data_dir else {
+            return Err(ConfigError::File {
+                path: path.to_path_buf(),
+                message: "dataDir is not set".into(),
+            });
+        };
+        if cfg.tick_time_ms == 0 {
+            return Err(ConfigError::File {
+                path: path.to_path_buf(),
+                message: "tickTime must be positive".into(),
+            });
+        }
+        cfg.data_log_dir = data_log_dir.unwrap_or_else(|| data_dir.clone());
+        cfg.data_dir = data_dir;
+        cfg.set_timeouts(min_timeout, max_timeout)
+            .map_err(|message| ConfigError::File {
+                path: path.to_path_buf(),
+                message,
+            })?;
+        Ok(cfg)
+    }
+
+    /// Applies ZooKeeper's defaults (2 and 20 ticks) to unset (or -1) bounds.
+    pub fn set_timeouts(&mut self, min: Option<i32>, max: Option<i32>) -> Result<(), String> {
+        let tick = self.tick_time_ms as i32;
+        self.min_session_timeout_ms = min.filter(|v| *v >= 0).unwrap_or(2 * tick);
+        self.max_session_timeout_ms = max.filter(|v| *v >= 0).unwrap_or(20 * tick);
+        if self.min_session_timeout_ms > self.max_session_timeout_ms {
+            return Err(format!(
+                "minSessionTimeout {} is larger than maxSessionTimeout {}",
+                self.min_session_timeout_ms, self.max_session_timeout_ms
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a four-letter word may run.
+    pub fn four_letter_allowed(&self, word: &str) -> bool {
+        word == "ruok" && self.four_letter_whitelist.is_empty()
+            || self
+                .four_letter_whitelist
+                .iter()
+                .any(|w| w == "*" || w == word)
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{key} = {value:?} is not a valid number"))
+}
+
+fn parse_yes_no(key: &str, value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" | "true" => Ok(true),
+        "no" | "false" => Ok(false),
+        _ => Err(format!("{key} = {value:?}: expected yes or no")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_typical_file() {
+        let text = "# comment\ntickTime=1000\ndataDir=/tmp/z\nclientPort=2999\ninitLimit=5\nfoo.bar=1\n4lw.commands.whitelist=stat, ruok\n";
+        let c = Config::parse(Path::new("zoo.cfg"), text).unwrap();
+        assert_eq!(c.tick_time_ms, 1000);
+        assert_eq!(c.client_port, 2999);
+        assert_eq!(c.data_log_dir, PathBuf::from("/tmp/z"));
+        assert_eq!(c.min_session_timeout_ms, 2000);
+        assert_eq!(c.max_session_timeout_ms, 20000);
+        assert_eq!(c.ignored_keys, vec!["initLimit", "foo.bar"]);
+        assert!(c.four_letter_allowed("ruok"));
+        assert!(!c.four_letter_allowed("dump"));
+    }
+
+    #[test]
+    fn bad_value_names_file_and_line() {
+        let e = Config::parse(Path::new("zoo.cfg"), "dataDir=/x\nclientPort=abc\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "zoo.cfg:2: clientPort = \"abc\" is not a valid number"
+        );
+    }
+
+    #[test]
+    fn missing_data_dir_is_an_error() {
+        let e = Config::parse(Path::new("z.cfg"), "clientPort=1\n").unwrap_err();
+        assert!(e.to_string().contains("dataDir is not set"));
+    }
+}

@@ -1,0 +1,1026 @@
+//! The core: one task that owns the data tree, sessions and watches, so
+//! every state change happens in one order without locks.
+//!
+//! Request path: a connection decodes a request and sends it here. A write
+//! is prepared (validated against the tree plus outstanding changes, stamped
+//! with the next zxid and the time), handed to the commit stage, and kept in
+//! `in_flight`. When the commit stage reports it durable, it is applied, its
+//! watch events are sent, and then its reply. A read runs at once unless the
+//! same session has earlier requests still waiting: then it waits behind
+//! them, so every session sees its replies in the order it sent requests.
+//!
+//! Ordering contracts:
+//! - no write is acknowledged before `CoreMsg::Durable` covers its zxid;
+//! - a watch event goes out before any reply that shows its change;
+//! - replies to one session leave in request order.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use proto::jute::Jute;
+use proto::request::Request;
+use proto::response::{keeper_state, Response};
+use proto::txn::TxnEntry;
+use proto::{ErrorCode, Id, OpCode};
+use tokio::sync::{mpsc, oneshot};
+use tree::watch::{WatchKind, WatchManager};
+use tree::{AuthContext, DataTree, PrepContext, Prepper};
+
+use crate::commit::CommitMsg;
+use crate::config::Config;
+use crate::sessions::{password_for, SessionTracker};
+use crate::stats::{Latency, ServerStats};
+
+/// The server's id for one client connection.
+pub type ConnId = u64;
+
+/// What the core asks a connection's writer to do.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A reply to a request (frees one outstanding slot).
+    Reply(Vec<u8>),
+    /// A packet that answers no request (watch event, handshake).
+    Packet(Vec<u8>),
+    /// Flush what is queued, then close.
+    Close,
+}
+
+/// Messages to the core.
+#[derive(Debug)]
+pub enum CoreMsg {
+    /// A connection's handshake.
+    Connect {
+        /// The connection.
+        conn: ConnId,
+        /// Its peer.
+        peer: SocketAddr,
+        /// Its outbound queue.
+        out: mpsc::UnboundedSender<Outbound>,
+        /// The handshake.
+        req: proto::ConnectRequest,
+        /// Whether the client sent the trailing readOnly flag (it then
+        /// expects one back).
+        read_only: Option<bool>,
+    },
+    /// A request after the handshake.
+    Request {
+        /// The connection.
+        conn: ConnId,
+        /// Its xid.
+        xid: i32,
+        /// The request.
+        req: Request,
+    },
+    /// A connection ended.
+    Closed {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// A four-letter word.
+    FourLetter {
+        /// The word.
+        word: String,
+        /// Where the text goes.
+        reply: oneshot::Sender<String>,
+    },
+    /// The commit stage made every txn up to `zxid` durable.
+    Durable {
+        /// Highest durable zxid.
+        zxid: i64,
+    },
+    /// The storage failed: the server must stop.
+    StorageFailed {
+        /// What happened.
+        error: String,
+    },
+    /// Time passed: expire sessions, reap containers and TTL nodes.
+    Tick,
+}
+
+/// A request of a session waiting for its turn to be answered.
+enum Pending {
+    Write {
+        xid: i32,
+        zxid: i64,
+        started: Instant,
+        done: Option<Result<Response, ErrorCode>>,
+    },
+    Read {
+        xid: i32,
+        req: Request,
+        started: Instant,
+    },
+    Sync {
+        xid: i32,
+        path: String,
+        zxid: i64,
+        started: Instant,
+    },
+    /// The session's creation: requests pipelined behind the handshake wait.
+    Handshake { zxid: i64 },
+}
+
+/// A live session as the core sees it.
+struct Session {
+    conn: Option<ConnId>,
+    queue: VecDeque<Pending>,
+}
+
+/// A client connection as the core sees it.
+pub(crate) struct Conn {
+    pub(crate) peer: SocketAddr,
+    out: mpsc::UnboundedSender<Outbound>,
+    pub(crate) session: Option<i64>,
+    pub(crate) timeout_ms: i32,
+    auth: Vec<Id>,
+    is_super: bool,
+    pub(crate) established_ms: u64,
+    pub(crate) received: u64,
+    pub(crate) sent: u64,
+    pub(crate) last_op: &'static str,
+    pub(crate) last_cxid: i32,
+    pub(crate) last_zxid: i64,
+    pub(crate) last_response_ms: u64,
+    pub(crate) last_latency_ms: u64,
+    pub(crate) latency: Latency,
+    pub(crate) queued: usize,
+    read_only_flag: bool,
+}
+
+/// The core's state. Fields are crate-visible for the four-letter words.
+pub struct Core {
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) tree: DataTree,
+    prepper: Prepper,
+    pub(crate) watches: WatchManager,
+    pub(crate) tracker: SessionTracker,
+    sessions: HashMap<i64, Session>,
+    pub(crate) conns: HashMap<ConnId, Conn>,
+    in_flight: VecDeque<TxnEntry>,
+    connecting: HashMap<i64, (ConnId, i32)>,
+    syncing: HashSet<i64>,
+    next_zxid: i64,
+    next_session_id: i64,
+    commit: std_mpsc::Sender<CommitMsg>,
+    pub(crate) stats: ServerStats,
+    pub(crate) started: Instant,
+    txns_since_snapshot: u64,
+    snap_threshold: u64,
+    super_id: Option<String>,
+    last_reap: Instant,
+}
+
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Short op names for `cons` (ZooKeeper's `lop`).
+fn op_name(op: i32) -> &'static str {
+    match OpCode::from_i32(op) {
+        Some(OpCode::Create | OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl) => {
+            "CREA"
+        }
+        Some(OpCode::Delete) => "DELE",
+        Some(OpCode::Exists) => "EXIS",
+        Some(OpCode::GetData) => "GETD",
+        Some(OpCode::SetData) => "SETD",
+        Some(OpCode::GetAcl) => "GETA",
+        Some(OpCode::SetAcl) => "SETA",
+        Some(OpCode::GetChildren) => "GETC",
+        Some(OpCode::GetChildren2) => "GETC",
+        Some(OpCode::Sync) => "SYNC",
+        Some(OpCode::Ping) => "PING",
+        Some(OpCode::Multi) => "MULT",
+        Some(OpCode::MultiRead) => "MLTR",
+        Some(OpCode::CloseSession) => "CLOS",
+        Some(OpCode::SetWatches | OpCode::SetWatches2) => "SETW",
+        Some(OpCode::Check) => "CHEC",
+        Some(OpCode::AddWatch) => "ADDW",
+        Some(OpCode::RemoveWatches) => "REMW",
+        Some(OpCode::CheckWatches) => "CHKW",
+        Some(OpCode::WhoAmI) => "HOMI",
+        Some(OpCode::GetEphemerals) => "GETE",
+        Some(OpCode::GetAllChildrenNumber) => "GETACN",
+        Some(OpCode::Auth) => "AUTH",
+        _ => "UNKN",
+    }
+}
+
+/// Encodes one framed packet: a reply header and an optional body.
+fn encode_reply(xid: i32, zxid: i64, result: &Result<Response, ErrorCode>) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(64);
+    let at = proto::frame::begin(&mut buf);
+    match result {
+        Ok(body) => {
+            proto::ReplyHeader { xid, zxid, err: 0 }.write(&mut buf);
+            body.encode(&mut buf);
+        }
+        Err(e) => proto::ReplyHeader {
+            xid,
+            zxid,
+            err: *e as i32,
+        }
+        .write(&mut buf),
+    }
+    proto::frame::end(&mut buf, at);
+    buf
+}
+
+fn encode_event(kind: i32, path: &str) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(32 + path.len());
+    let at = proto::frame::begin(&mut buf);
+    proto::ReplyHeader {
+        xid: proto::opcode::xid::NOTIFICATION,
+        zxid: -1,
+        err: 0,
+    }
+    .write(&mut buf);
+    proto::WatcherEvent {
+        kind,
+        state: keeper_state::SYNC_CONNECTED,
+        path: path.to_string(),
+    }
+    .write(&mut buf);
+    proto::frame::end(&mut buf, at);
+    buf
+}
+
+impl Core {
+    /// A core over a recovered tree.
+    pub fn new(
+        cfg: Arc<Config>,
+        tree: DataTree,
+        last_zxid: i64,
+        commit: std_mpsc::Sender<CommitMsg>,
+    ) -> Core {
+        let started = Instant::now();
+        let mut tracker = SessionTracker::default();
+        let mut sessions = HashMap::new();
+        for (id, timeout_ms) in tree.sessions() {
+            tracker.add(id, timeout_ms, 0);
+            sessions.insert(
+                id,
+                Session {
+                    conn: None,
+                    queue: VecDeque::new(),
+                },
+            );
+        }
+        let super_id = cfg
+            .super_digest
+            .as_ref()
+            .map(|d| d.strip_prefix("super:").unwrap_or(d).to_string());
+        let max_existing = sessions.keys().copied().max().unwrap_or(0);
+        let next_session_id =
+            crate::sessions::initial_session_id(0, wall_ms() as u64).max(max_existing + 1);
+        let snap_threshold = snap_threshold(cfg.snap_count, last_zxid);
+        Core {
+            cfg,
+            tree,
+            prepper: Prepper::new(),
+            watches: WatchManager::new(),
+            tracker,
+            sessions,
+            conns: HashMap::new(),
+            in_flight: VecDeque::new(),
+            connecting: HashMap::new(),
+            syncing: HashSet::new(),
+            next_zxid: last_zxid + 1,
+            next_session_id,
+            commit,
+            stats: ServerStats::default(),
+            started,
+            txns_since_snapshot: 0,
+            snap_threshold,
+            super_id,
+            last_reap: started,
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Runs until every sender is gone or the storage fails.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<CoreMsg>) -> Result<(), String> {
+        while let Some(msg) = rx.recv().await {
+            self.handle(msg)?;
+            // Drain what is already queued before yielding.
+            while let Ok(msg) = rx.try_recv() {
+                self.handle(msg)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, msg: CoreMsg) -> Result<(), String> {
+        match msg {
+            CoreMsg::Connect {
+                conn,
+                peer,
+                out,
+                req,
+                read_only,
+            } => self.on_connect(conn, peer, out, req, read_only.is_some()),
+            CoreMsg::Request { conn, xid, req } => self.on_request(conn, xid, req),
+            CoreMsg::Closed { conn } => self.on_closed(conn),
+            CoreMsg::FourLetter { word, reply } => {
+                let text = crate::fourlw::render(self, &word);
+                let _ = reply.send(text);
+            }
+            CoreMsg::Durable { zxid } => self.on_durable(zxid),
+            CoreMsg::StorageFailed { error } => return Err(error),
+            CoreMsg::Tick => self.on_tick(),
+        }
+        Ok(())
+    }
+
+    // ---- connections and sessions ----
+
+    fn on_connect(
+        &mut self,
+        id: ConnId,
+        peer: SocketAddr,
+        out: mpsc::UnboundedSender<Outbound>,
+        req: proto::ConnectRequest,
+        read_only_flag: bool,
+    ) {
+        self.stats.packets_received += 1;
+        let timeout_ms = req.timeout_ms.clamp(
+            self.cfg.min_session_timeout_ms,
+            self.cfg.max_session_timeout_ms,
+        );
+        let conn = Conn {
+            peer,
+            out,
+            session: None,
+            timeout_ms,
+            auth: vec![Id {
+                scheme: "ip".into(),
+                id: peer.ip().to_string(),
+            }],
+            is_super: false,
+            established_ms: wall_ms() as u64,
+            received: 1,
+            sent: 0,
+            last_op: "NA",
+            last_cxid: 0,
+            last_zxid: 0,
+            last_response_ms: 0,
+            last_latency_ms: 0,
+            latency: Latency::default(),
+            queued: 0,
+            read_only_flag,
+        };
+        if req.last_zxid_seen > self.tree.last_zxid() {
+            tracing::info!(
+                "refusing session request from {peer}: it has seen zxid {:#x}, ours is {:#x}",
+                req.last_zxid_seen,
+                self.tree.last_zxid()
+            );
+            let _ = conn.out.send(Outbound::Close);
+            return;
+        }
+        self.conns.insert(id, conn);
+        if req.session_id == 0 {
+            self.open_session(id, timeout_ms);
+        } else {
+            self.reattach(id, req.session_id, &req.passwd, timeout_ms);
+        }
+    }
+
+    fn open_session(&mut self, conn: ConnId, timeout_ms: i32) {
+        let sid = self.next_session_id;
+        self.next_session_id += 1;
+        let zxid = self.next_zxid;
+        let entry = self
+            .prepper
+            .prepare_create_session(sid, timeout_ms, zxid, wall_ms());
+        self.connecting.insert(zxid, (conn, timeout_ms));
+        self.sessions.insert(
+            sid,
+            Session {
+                conn: Some(conn),
+                queue: VecDeque::from([Pending::Handshake { zxid }]),
+            },
+        );
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.session = Some(sid);
+        }
+        self.log(entry);
+    }
+
+    fn reattach(&mut self, conn: ConnId, sid: i64, passwd: &[u8], timeout_ms: i32) {
+        let now = self.now_ms();
+        let live = self.tracker.get(sid).is_some_and(|t| !t.closing);
+        if !live || passwd != password_for(sid).as_slice() {
+            tracing::info!(
+                "refusing reattach of session {sid:#x}: expired, unknown or bad password"
+            );
+            self.send_connect_response(conn, 0, 0, vec![0; 16]);
+            self.close_conn(conn);
+            return;
+        }
+        let old = self
+            .sessions
+            .get_mut(&sid)
+            .and_then(|s| s.conn.replace(conn));
+        if let Some(old) = old.filter(|o| *o != conn) {
+            self.close_conn(old);
+        }
+        self.tracker.touch(sid, now);
+        let timeout = self
+            .tracker
+            .get(sid)
+            .map(|t| t.timeout_ms)
+            .unwrap_or(timeout_ms);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.session = Some(sid);
+            c.timeout_ms = timeout;
+        }
+        self.send_connect_response(conn, timeout, sid, password_for(sid));
+    }
+
+    fn send_connect_response(&mut self, conn: ConnId, timeout_ms: i32, sid: i64, passwd: Vec<u8>) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let mut buf = Vec::with_capacity(48);
+        let at = proto::frame::begin(&mut buf);
+        proto::ConnectResponse {
+            protocol_version: 0,
+            timeout_ms,
+            session_id: sid,
+            passwd,
+        }
+        .write_handshake(c.read_only_flag.then_some(false), &mut buf);
+        proto::frame::end(&mut buf, at);
+        c.sent += 1;
+        self.stats.packets_sent += 1;
+        let _ = c.out.send(Outbound::Packet(buf));
+    }
+
+    fn close_conn(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            let _ = c.out.send(Outbound::Close);
+            self.watches.remove_watcher(conn);
+            if let Some(s) = c.session.and_then(|sid| self.sessions.get_mut(&sid)) {
+                if s.conn == Some(conn) {
+                    s.conn = None;
+                }
+            }
+        }
+    }
+
+    fn on_closed(&mut self, conn: ConnId) {
+        self.close_conn(conn);
+    }
+
+    // ---- requests ----
+
+    fn on_request(&mut self, conn_id: ConnId, xid: i32, req: Request) {
+        let now = self.now_ms();
+        self.stats.packets_received += 1;
+        let Some(conn) = self.conns.get_mut(&conn_id) else {
+            return;
+        };
+        conn.received += 1;
+        let Some(sid) = conn.session else {
+            return;
+        };
+        if xid != proto::opcode::xid::PING && xid != proto::opcode::xid::AUTH {
+            conn.last_cxid = xid;
+        }
+        conn.last_op = op_name(req.op());
+        conn.queued += 1;
+        self.tracker.touch(sid, now);
+        let started = Instant::now();
+        match req {
+            Request::Auth(p) => self.on_auth(conn_id, p),
+            Request::CloseSession => {
+                self.tracker.set_closing(sid);
+                let entry = self.prepare_for(conn_id, sid, xid, |p, tree, ctx| {
+                    p.prepare_close_session(tree, sid, ctx)
+                });
+                self.submit(sid, xid, entry, started);
+            }
+            req if req.is_write() => {
+                let entry =
+                    self.prepare_for(conn_id, sid, xid, |p, tree, ctx| p.prepare(tree, &req, ctx));
+                self.submit(sid, xid, entry, started);
+            }
+            Request::Sync(s) => {
+                let zxid = self.next_zxid - 1;
+                self.push_pending(
+                    sid,
+                    Pending::Sync {
+                        xid,
+                        path: s.path,
+                        zxid,
+                        started,
+                    },
+                );
+                self.syncing.insert(sid);
+                self.drain(sid);
+            }
+            req => {
+                let idle = self.sessions.get(&sid).is_some_and(|s| s.queue.is_empty());
+                if idle {
+                    let result = self.execute_read(conn_id, sid, &req);
+                    let zxid = self.tree.last_zxid();
+                    self.reply(Some(conn_id), xid, zxid, result, started);
+                } else {
+                    self.push_pending(sid, Pending::Read { xid, req, started });
+                }
+            }
+        }
+    }
+
+    /// Prepares a write of `conn`'s session with its identities.
+    fn prepare_for(
+        &mut self,
+        conn: ConnId,
+        sid: i64,
+        xid: i32,
+        prepare: impl FnOnce(&mut Prepper, &DataTree, &PrepContext) -> TxnEntry,
+    ) -> TxnEntry {
+        let c = &self.conns[&conn];
+        let ctx = PrepContext {
+            session_id: sid,
+            cxid: xid,
+            zxid: self.next_zxid,
+            time_ms: wall_ms(),
+            auth: AuthContext {
+                ids: &c.auth,
+                is_super: c.is_super,
+            },
+        };
+        prepare(&mut self.prepper, &self.tree, &ctx)
+    }
+
+    fn push_pending(&mut self, sid: i64, p: Pending) {
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.queue.push_back(p);
+        }
+    }
+
+    /// Queues a prepared write for the log and its reply behind it.
+    fn submit(&mut self, sid: i64, xid: i32, entry: TxnEntry, started: Instant) {
+        let zxid = entry.header.zxid;
+        self.log(entry);
+        self.push_pending(
+            sid,
+            Pending::Write {
+                xid,
+                zxid,
+                started,
+                done: None,
+            },
+        );
+    }
+
+    fn log(&mut self, entry: TxnEntry) {
+        debug_assert_eq!(entry.header.zxid, self.next_zxid);
+        self.next_zxid += 1;
+        let bytes = entry.encode();
+        let _ = self
+            .commit
+            .send(CommitMsg::Append(entry.header.zxid, bytes));
+        self.in_flight.push_back(entry);
+    }
+
+    fn on_auth(&mut self, conn_id: ConnId, p: proto::AuthPacket) {
+        let ok = p.scheme == "digest"
+            && std::str::from_utf8(&p.auth)
+                .ok()
+                .filter(|s| s.contains(':'))
+                .map(tree::acl::digest_id)
+                .map(|id| {
+                    let is_super = self.super_id.as_deref() == Some(id.as_str())
+                        || id.starts_with("super:")
+                            && self.super_id.as_deref() == Some(id.trim_start_matches("super:"));
+                    let c = self.conns.get_mut(&conn_id).expect("conn exists");
+                    c.is_super |= is_super;
+                    let new_id = Id {
+                        scheme: "digest".into(),
+                        id,
+                    };
+                    if !c.auth.contains(&new_id) {
+                        c.auth.push(new_id);
+                    }
+                })
+                .is_some();
+        let zxid = self.tree.last_zxid();
+        if ok {
+            self.reply(
+                Some(conn_id),
+                proto::opcode::xid::AUTH,
+                zxid,
+                Ok(Response::Empty),
+                Instant::now(),
+            );
+        } else {
+            self.stats.auth_failed += 1;
+            self.reply(
+                Some(conn_id),
+                proto::opcode::xid::AUTH,
+                zxid,
+                Err(ErrorCode::AuthFailed),
+                Instant::now(),
+            );
+            self.close_conn(conn_id);
+        }
+    }
+
+    /// Runs a request that does not change the tree.
+    fn execute_read(
+        &mut self,
+        conn_id: ConnId,
+        sid: i64,
+        req: &Request,
+    ) -> Result<Response, ErrorCode> {
+        match req {
+            Request::Ping => Ok(Response::Empty),
+            Request::SetWatches(_, sw) => {
+                self.set_watches(conn_id, sw);
+                Ok(Response::Empty)
+            }
+            Request::AddWatch(r) => {
+                tree::path::validate(&r.path)?;
+                let kind = match r.mode {
+                    0 => WatchKind::Persistent,
+                    1 => WatchKind::PersistentRecursive,
+                    _ => return Err(ErrorCode::BadArguments),
+                };
+                self.watches.add(&r.path, conn_id, kind);
+                Ok(Response::AddWatch(proto::ErrorResponse { err: 0 }))
+            }
+            Request::RemoveWatches(r) | Request::CheckWatches(r) => {
+                tree::path::validate(&r.path)?;
+                let kinds = WatchKind::from_watcher_type(r.kind).ok_or(ErrorCode::BadArguments)?;
+                let remove = matches!(req, Request::RemoveWatches(_));
+                let mut any = false;
+                for &k in kinds {
+                    any |= if remove {
+                        self.watches.remove(&r.path, conn_id, k)
+                    } else {
+                        self.watches.contains(&r.path, conn_id, k)
+                    };
+                }
+                if any {
+                    Ok(Response::Empty)
+                } else {
+                    Err(ErrorCode::NoWatcher)
+                }
+            }
+            Request::WhoAmI => {
+                let c = &self.conns[&conn_id];
+                Ok(Response::WhoAmI(proto::WhoAmIResponse {
+                    client_info: c
+                        .auth
+                        .iter()
+                        .map(|id| proto::ClientInfo {
+                            auth_scheme: id.scheme.clone(),
+                            user: id.id.clone(),
+                        })
+                        .collect(),
+                }))
+            }
+            Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
+            Request::Unknown(_) => Err(ErrorCode::Unimplemented),
+            _ => self.tree_read(conn_id, sid, req),
+        }
+    }
+
+    fn tree_read(
+        &mut self,
+        conn_id: ConnId,
+        sid: i64,
+        req: &Request,
+    ) -> Result<Response, ErrorCode> {
+        let result = {
+            let c = &self.conns[&conn_id];
+            let auth = AuthContext {
+                ids: &c.auth,
+                is_super: c.is_super,
+            };
+            self.tree.read(req, &auth, sid)
+        };
+        let watch = match req {
+            Request::Exists(r) if r.watch && matches!(result, Ok(_) | Err(ErrorCode::NoNode)) => {
+                Some((&r.path, WatchKind::Data))
+            }
+            Request::GetData(r) if r.watch && result.is_ok() => Some((&r.path, WatchKind::Data)),
+            Request::GetChildren(r) | Request::GetChildren2(r) if r.watch && result.is_ok() => {
+                Some((&r.path, WatchKind::Child))
+            }
+            _ => None,
+        };
+        if let Some((path, kind)) = watch {
+            self.watches.add(path, conn_id, kind);
+        }
+        result
+    }
+
+    /// Re-arms a reconnecting client's watches; fires those whose node
+    /// changed after the client's last seen zxid.
+    fn set_watches(&mut self, conn_id: ConnId, sw: &proto::SetWatches2) {
+        use proto::response::event_type::*;
+        let rel = sw.relative_zxid;
+        let mut fire: Vec<(i32, &str)> = Vec::new();
+        for p in &sw.data_watches {
+            match self.tree.stat(p) {
+                None => fire.push((NODE_DELETED, p)),
+                Some(s) if s.mzxid > rel => fire.push((NODE_DATA_CHANGED, p)),
+                Some(_) => {
+                    self.watches.add(p, conn_id, WatchKind::Data);
+                }
+            }
+        }
+        for p in &sw.exist_watches {
+            if self.tree.stat(p).is_some() {
+                fire.push((NODE_CREATED, p));
+            } else {
+                self.watches.add(p, conn_id, WatchKind::Data);
+            }
+        }
+        for p in &sw.child_watches {
+            match self.tree.stat(p) {
+                None => fire.push((NODE_DELETED, p)),
+                Some(s) if s.pzxid > rel => fire.push((NODE_CHILDREN_CHANGED, p)),
+                Some(_) => {
+                    self.watches.add(p, conn_id, WatchKind::Child);
+                }
+            }
+        }
+        for p in &sw.persistent_watches {
+            self.watches.add(p, conn_id, WatchKind::Persistent);
+        }
+        for p in &sw.persistent_recursive_watches {
+            self.watches.add(p, conn_id, WatchKind::PersistentRecursive);
+        }
+        let packets: Vec<Vec<u8>> = fire.iter().map(|(k, p)| encode_event(*k, p)).collect();
+        for packet in packets {
+            self.send_packet(conn_id, packet);
+        }
+    }
+
+    fn send_packet(&mut self, conn_id: ConnId, packet: Vec<u8>) {
+        if let Some(c) = self.conns.get_mut(&conn_id) {
+            c.sent += 1;
+            self.stats.packets_sent += 1;
+            let _ = c.out.send(Outbound::Packet(packet));
+        }
+    }
+
+    fn reply(
+        &mut self,
+        conn: Option<ConnId>,
+        xid: i32,
+        zxid: i64,
+        result: Result<Response, ErrorCode>,
+        started: Instant,
+    ) {
+        let Some(c) = conn.and_then(|c| self.conns.get_mut(&c)) else {
+            return;
+        };
+        let ms = started.elapsed().as_millis() as u64;
+        c.sent += 1;
+        c.queued = c.queued.saturating_sub(1);
+        c.last_zxid = zxid;
+        c.last_response_ms = wall_ms() as u64;
+        c.last_latency_ms = ms;
+        c.latency.record(ms);
+        self.stats.packets_sent += 1;
+        self.stats.latency.record(ms);
+        let _ = c
+            .out
+            .send(Outbound::Reply(encode_reply(xid, zxid, &result)));
+    }
+
+    /// Answers a session's waiting requests that can be answered now.
+    fn drain(&mut self, sid: i64) {
+        loop {
+            let applied = self.tree.last_zxid();
+            let Some(s) = self.sessions.get_mut(&sid) else {
+                return;
+            };
+            let ready = match s.queue.front() {
+                None => false,
+                Some(Pending::Write { done, .. }) => done.is_some(),
+                Some(Pending::Sync { zxid, .. }) | Some(Pending::Handshake { zxid }) => {
+                    *zxid <= applied
+                }
+                Some(Pending::Read { .. }) => true,
+            };
+            if !ready {
+                return;
+            }
+            let conn = s.conn;
+            match s.queue.pop_front() {
+                Some(Pending::Write {
+                    xid,
+                    zxid,
+                    started,
+                    done: Some(result),
+                }) => self.reply(conn, xid, zxid, result, started),
+                Some(Pending::Read { xid, req, started }) => {
+                    let result = match conn {
+                        Some(c) if self.conns.contains_key(&c) => self.execute_read(c, sid, &req),
+                        _ => Err(ErrorCode::ConnectionLoss),
+                    };
+                    self.reply(conn, xid, applied, result, started);
+                }
+                Some(Pending::Sync {
+                    xid, path, started, ..
+                }) => self.reply(
+                    conn,
+                    xid,
+                    applied,
+                    Ok(Response::Sync(proto::SyncResponse { path })),
+                    started,
+                ),
+                Some(Pending::Handshake { .. }) => {}
+                _ => return,
+            }
+        }
+    }
+
+    // ---- commit and apply ----
+
+    fn on_durable(&mut self, zxid: i64) {
+        while self
+            .in_flight
+            .front()
+            .is_some_and(|e| e.header.zxid <= zxid)
+        {
+            let entry = self.in_flight.pop_front().expect("front exists");
+            self.apply(entry);
+        }
+        let syncing: Vec<i64> = self.syncing.drain().collect();
+        for sid in syncing {
+            self.drain(sid);
+            let waiting = self
+                .sessions
+                .get(&sid)
+                .is_some_and(|s| s.queue.iter().any(|p| matches!(p, Pending::Sync { .. })));
+            if waiting {
+                self.syncing.insert(sid);
+            }
+        }
+        self.maybe_snapshot();
+    }
+
+    fn apply(&mut self, entry: TxnEntry) {
+        let res = self.tree.apply(&entry);
+        let zxid = entry.header.zxid;
+        self.prepper.applied(zxid);
+        self.txns_since_snapshot += 1;
+        for ev in &res.events {
+            let watchers = self.watches.trigger(&ev.path, ev.kind);
+            if watchers.is_empty() {
+                continue;
+            }
+            let packet = encode_event(ev.kind, &ev.path);
+            for w in watchers {
+                self.send_packet(w, packet.clone());
+            }
+        }
+        let sid = entry.header.client_id;
+        match OpCode::from_i32(entry.header.op) {
+            Some(OpCode::CreateSession) => self.finish_open(zxid, sid),
+            Some(OpCode::CloseSession) => {
+                self.complete(sid, zxid, res.result);
+                self.finish_close(sid);
+                return;
+            }
+            _ => {}
+        }
+        self.complete(sid, zxid, res.result);
+    }
+
+    fn complete(&mut self, sid: i64, zxid: i64, result: Result<Response, ErrorCode>) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        let slot = s.queue.iter_mut().find_map(|p| match p {
+            Pending::Write { zxid: z, done, .. } if *z == zxid => Some(done),
+            _ => None,
+        });
+        if let Some(done) = slot {
+            *done = Some(result);
+            self.drain(sid);
+        }
+    }
+
+    fn finish_open(&mut self, zxid: i64, sid: i64) {
+        let Some((conn, timeout_ms)) = self.connecting.remove(&zxid) else {
+            return;
+        };
+        let now = self.now_ms();
+        self.tracker.add(sid, timeout_ms, now);
+        if self.conns.contains_key(&conn) {
+            self.send_connect_response(conn, timeout_ms, sid, password_for(sid));
+        } else if let Some(s) = self.sessions.get_mut(&sid) {
+            s.conn = None;
+        }
+        self.drain(sid);
+    }
+
+    fn finish_close(&mut self, sid: i64) {
+        self.tracker.remove(sid);
+        if let Some(s) = self.sessions.remove(&sid) {
+            if let Some(conn) = s.conn {
+                self.close_conn(conn);
+            }
+        }
+    }
+
+    // ---- housekeeping ----
+
+    fn on_tick(&mut self) {
+        let now = self.now_ms();
+        for sid in self.tracker.take_expired(now) {
+            tracing::info!("expiring session {sid:#x}");
+            let zxid = self.next_zxid;
+            let entry = {
+                let ids: [Id; 0] = [];
+                let ctx = PrepContext {
+                    session_id: sid,
+                    cxid: 0,
+                    zxid,
+                    time_ms: wall_ms(),
+                    auth: AuthContext {
+                        ids: &ids,
+                        is_super: true,
+                    },
+                };
+                self.prepper.prepare_close_session(&self.tree, sid, &ctx)
+            };
+            self.log(entry);
+        }
+        let interval = std::time::Duration::from_millis(self.cfg.container_check_interval_ms);
+        if self.last_reap.elapsed() >= interval {
+            self.last_reap = Instant::now();
+            self.reap_containers();
+        }
+    }
+
+    fn reap_containers(&mut self) {
+        let now = wall_ms();
+        for path in self.tree.expired_containers_and_ttls(now) {
+            let zxid = self.next_zxid;
+            let entry = {
+                let ids: [Id; 0] = [];
+                let ctx = PrepContext {
+                    session_id: 0,
+                    cxid: 0,
+                    zxid,
+                    time_ms: now,
+                    auth: AuthContext {
+                        ids: &ids,
+                        is_super: true,
+                    },
+                };
+                self.prepper
+                    .prepare_delete_container(&self.tree, &path, &ctx)
+            };
+            self.log(entry);
+        }
+    }
+
+    fn maybe_snapshot(&mut self) {
+        if self.txns_since_snapshot < self.snap_threshold {
+            return;
+        }
+        self.txns_since_snapshot = 0;
+        self.snap_threshold = snap_threshold(self.cfg.snap_count, self.tree.last_zxid());
+        let zxid = self.tree.last_zxid();
+        let _ = self.commit.send(CommitMsg::Roll);
+        let tree = Box::new(self.tree.clone());
+        let _ = self.commit.send(CommitMsg::Snapshot { zxid, tree });
+    }
+
+    /// Live session count.
+    pub(crate) fn session_count(&self) -> usize {
+        self.tracker.len()
+    }
+
+    /// Requests waiting across sessions.
+    pub(crate) fn outstanding(&self) -> usize {
+        self.sessions.values().map(|s| s.queue.len()).sum()
+    }
+}
+
+/// ZooKeeper staggers snapshots between snapCount/2 and snapCount so
+/// replicas do not all snapshot at once.
+fn snap_threshold(snap_count: u64, salt: i64) -> u64 {
+    let half = (snap_count / 2).max(1);
+    half + (salt as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) % half
+}
