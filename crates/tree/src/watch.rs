@@ -197,7 +197,11 @@ impl WatchManager {
 
     /// Total watches (for `wchs` and `mntr`).
     pub fn watch_count(&self) -> usize {
-        self.by_path.iter().flat_map(|t| t.values()).map(|s| s.len()).sum()
+        self.by_path
+            .iter()
+            .flat_map(|t| t.values())
+            .map(|s| s.len())
+            .sum()
     }
 
     /// Distinct watched paths.
@@ -235,7 +239,9 @@ impl WatchManager {
         let mut map: HashMap<&str, HashSet<WatcherId>> = HashMap::new();
         for t in &self.by_path {
             for (p, set) in t {
-                map.entry(p.as_str()).or_default().extend(set.iter().copied());
+                map.entry(p.as_str())
+                    .or_default()
+                    .extend(set.iter().copied());
             }
         }
         let mut out: Vec<(String, Vec<WatcherId>)> = map
