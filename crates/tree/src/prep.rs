@@ -220,10 +220,12 @@ impl Prepper {
         let mut paths: std::collections::BTreeSet<String> =
             tree.ephemerals_of(session_id).into_iter().collect();
         for (p, c) in &self.changes {
-            if !c.record.exists {
-                paths.remove(p);
-            } else if c.record.ephemeral_owner == session_id {
+            // The latest change to a path decides: the session owns it
+            // only if it (re)created it.
+            if c.record.exists && c.record.ephemeral_owner == session_id {
                 paths.insert(p.clone());
+            } else {
+                paths.remove(p);
             }
         }
         let mut view = View {

@@ -7,7 +7,7 @@
 //! last_zxid  i64
 //! acl_lists  u32 n, then n times:
 //!              u32 entries, then per entry: perms i32, scheme str, id str
-//! nodes      u64 n, then n times, parents before children (root first):
+//! nodes      u64 n, then n times, depth-first, children by name (root first):
 //!              path str, data bytes,
 //!              czxid i64, mzxid i64, pzxid i64, ctime i64, mtime i64,
 //!              version i32, cversion i32 (stored: child creates),
@@ -137,7 +137,10 @@ impl DataTree {
             out.i32(s.aversion)?;
             out.i64(s.ephemeral_owner)?;
             out.u32(index[n.acl as usize])?;
-            stack.extend(self.store.children(i));
+            // Sorted, so equal trees give equal bytes whatever their history.
+            let mut kids: Vec<u32> = self.store.children(i).collect();
+            kids.sort_unstable_by(|&a, &b| self.store.node(b).path.cmp(&self.store.node(a).path));
+            stack.extend(kids);
         }
         Ok(())
     }

@@ -90,7 +90,9 @@ impl H {
 
     pub fn open_session(&mut self, id: i64, timeout_ms: i32) {
         self.zxid += 1;
-        let e = self.prep.prepare_create_session(id, timeout_ms, self.zxid, self.time);
+        let e = self
+            .prep
+            .prepare_create_session(id, timeout_ms, self.zxid, self.time);
         assert_eq!(self.apply(&e).result, Ok(Response::Empty));
     }
 }

@@ -1,4 +1,6 @@
 //! Unit tests: one per operation and error, through prepare + apply.
 
 mod harness;
+mod model;
 mod ops;
+mod snapshot;

@@ -1,0 +1,164 @@
+use proto::request::create_mode as mode;
+use proto::{Acl, OpCode};
+
+use super::harness::*;
+use crate::{DataTree, TreeError};
+
+fn sample() -> H {
+    let mut h = H::new();
+    h.open_session(0x42, 12_000);
+    h.ok(1, &create("/a", b"alpha", 0));
+    h.ok(1, &create("/a/b", &[0u8, 1, 2, 255], 0));
+    h.ok(0x42, &create("/a/e", b"", mode::EPHEMERAL));
+    h.ok(1, &create_acl("/ro", Acl::read_unsafe()));
+    h.ok(
+        1,
+        &create_op(
+            OpCode::CreateContainer,
+            "/c",
+            b"",
+            mode::CONTAINER,
+            Acl::open_unsafe(),
+            0,
+        ),
+    );
+    h.ok(
+        1,
+        &create_op(
+            OpCode::CreateTtl,
+            "/t",
+            b"",
+            mode::PERSISTENT_WITH_TTL,
+            Acl::open_unsafe(),
+            5,
+        ),
+    );
+    h.ok(1, &create("/ü ✓", b"u", 0));
+    h.ok(1, &set("/a", b"beta", -1));
+    h
+}
+
+fn bytes(t: &DataTree) -> Vec<u8> {
+    let mut v = Vec::new();
+    t.serialize(&mut v).unwrap();
+    v
+}
+
+#[test]
+fn round_trip_keeps_everything() {
+    let h = sample();
+    let buf = bytes(&h.tree);
+    let t = DataTree::deserialize(&mut &buf[..]).unwrap();
+    assert_eq!(t.digest(), h.tree.digest());
+    assert_eq!(t.compute_digest(), h.tree.digest());
+    assert_eq!(t.last_zxid(), h.tree.last_zxid());
+    assert_eq!(t.node_count(), h.tree.node_count());
+    assert_eq!(t.approximate_data_size(), h.tree.approximate_data_size());
+    assert_eq!(t.sessions(), vec![(0x42, 12_000)]);
+    assert_eq!(t.ephemerals_of(0x42), vec!["/a/e"]);
+    assert_eq!((t.container_count(), t.ttl_count()), (1, 1));
+    assert_eq!(t.acl_cache_len(), h.tree.acl_cache_len());
+    for p in [
+        "/",
+        "/zookeeper/config",
+        "/a",
+        "/a/b",
+        "/a/e",
+        "/ro",
+        "/c",
+        "/t",
+        "/ü ✓",
+    ] {
+        assert_eq!(t.stat(p), h.tree.stat(p), "{p}");
+        assert_eq!(
+            t.data(p).map(|d| d.0.to_vec()),
+            h.tree.data(p).map(|d| d.0.to_vec())
+        );
+        assert_eq!(t.acl(p), h.tree.acl(p));
+    }
+    assert_eq!(bytes(&t), buf, "re-serializing gives the same bytes");
+}
+
+#[test]
+fn loaded_tree_keeps_working() {
+    let h = sample();
+    let buf = bytes(&h.tree);
+    let mut h2 = H::new();
+    h2.tree = DataTree::deserialize(&mut &buf[..]).unwrap();
+    h2.zxid = h.zxid;
+    h2.ok(1, &create("/a/b/c", b"", 0));
+    h2.ok(1, &delete("/ro", -1));
+    h2.ok(0x42, &proto::Request::CloseSession);
+    assert!(h2.tree.stat("/a/e").is_none());
+    assert_eq!(h2.tree.digest(), h2.tree.compute_digest());
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    let buf = bytes(&sample().tree);
+    for len in 0..buf.len() {
+        assert!(
+            DataTree::deserialize(&mut &buf[..len]).is_err(),
+            "prefix {len}"
+        );
+    }
+}
+
+#[test]
+fn corruption_is_detected() {
+    let buf = bytes(&sample().tree);
+    let mut bad_magic = buf.clone();
+    bad_magic[0] ^= 1;
+    assert!(matches!(
+        DataTree::deserialize(&mut &bad_magic[..]),
+        Err(TreeError::BadMagic)
+    ));
+    let mut bad_version = buf.clone();
+    bad_version[11] = 9;
+    assert!(matches!(
+        DataTree::deserialize(&mut &bad_version[..]),
+        Err(TreeError::UnsupportedVersion { version: 9 })
+    ));
+    // Flipping any single byte after the header fails or changes nothing
+    // observable; it never panics. Most flips are caught.
+    let mut caught = 0;
+    for i in 12..buf.len() {
+        let mut b = buf.clone();
+        b[i] ^= 0x5a;
+        if DataTree::deserialize(&mut &b[..]).is_err() {
+            caught += 1;
+        }
+    }
+    assert!(
+        caught > (buf.len() - 12) * 9 / 10,
+        "caught {caught} of {}",
+        buf.len() - 12
+    );
+}
+
+#[test]
+fn garbage_never_panics() {
+    let mut seed = 0x1234_5678_u64;
+    for n in 0..2000 {
+        let mut b = Vec::new();
+        b.extend_from_slice(crate::snapshot::MAGIC);
+        b.extend_from_slice(&1u32.to_be_bytes());
+        for _ in 0..(n % 200) {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            b.push((seed >> 33) as u8);
+        }
+        let _ = DataTree::deserialize(&mut &b[..]);
+    }
+    // Huge declared lengths do not allocate up front.
+    let mut b = Vec::new();
+    b.extend_from_slice(crate::snapshot::MAGIC);
+    b.extend_from_slice(&1u32.to_be_bytes());
+    b.extend_from_slice(&0i64.to_be_bytes());
+    b.extend_from_slice(&u32::MAX.to_be_bytes());
+    b.extend_from_slice(&u32::MAX.to_be_bytes());
+    b.extend_from_slice(&0i32.to_be_bytes());
+    b.extend_from_slice(&u32::MAX.to_be_bytes());
+    assert!(DataTree::deserialize(&mut &b[..]).is_err());
+}
