@@ -1,0 +1,398 @@
+//! Command-line options of `paddock bench`.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Usage text.
+pub const USAGE: &str = "usage:
+  paddock bench [run] [OPTIONS]       run workloads against a server
+  paddock bench wait-ready [OPTIONS]  wait until a server serves; print how long it took
+  paddock bench plot --input TSV --out DIR   draw bench/plots/*.png from report.py's TSV
+
+run options:
+  --connect HOST:PORT     server address (default 127.0.0.1:2181)
+  --workloads LIST        comma-separated, in order (default: standard); one of
+                          create delete set get exists mixed churn watch populate,
+                          or `standard` (all but populate)
+  --sessions N            client sessions, one task each (default 16)
+  --depth N               requests in flight per session (default 8)
+  --warmup SECS           warm-up before each measured window (default 2)
+  --duration SECS         measured window per workload (default 10)
+  --value-size BYTES      data per znode (default 100)
+  --keys N                znodes read and written by set/get/exists/mixed (default 10000)
+  --read-pct N            share of reads in `mixed` (default 90)
+  --watchers N            watching sessions in `watch` (default 100)
+  --count N               znodes created by `populate` (default 100000)
+  --session-timeout-ms N  requested session timeout (default 30000)
+  --base PATH             parent of everything the benchmark creates (default /paddock-bench)
+  --server-pid PID        read the server's CPU time and RSS from /proc around each window
+  --label NAME            name of the server in the output (default: the address)
+  --threads N             client runtime worker threads (default: all CPUs)
+  --json                  print one JSON document on stdout instead of a table
+  --quiet                 no progress line on stderr
+
+wait-ready options:
+  --connect HOST:PORT     server address (default 127.0.0.1:2181)
+  --since-epoch SECS      wall-clock start (e.g. bash's $EPOCHREALTIME taken just
+                          before starting the server); default: now
+  --pid PID               give up if this process exits
+  --deadline-ms N         give up after this long (default 60000)
+  --interval-ms N         poll interval (default 1)";
+
+/// A workload: what each session's requests are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Unique persistent znodes (one parent per session).
+    Create,
+    /// Deletes what `create` made (or makes its own first).
+    Delete,
+    /// setData on random keys.
+    Set,
+    /// getData on random keys.
+    Get,
+    /// exists on random keys.
+    Exists,
+    /// `read_pct`% getData, the rest setData.
+    Mixed,
+    /// Ephemeral-sequential create then delete under one parent (lock recipe).
+    Churn,
+    /// Many sessions watch one znode; one writer sets it.
+    Watch,
+    /// Creates `count` znodes once, as fast as possible.
+    Populate,
+}
+
+impl Workload {
+    /// Every workload but `populate`, in the default order (delete after create).
+    pub const STANDARD: [Workload; 8] = [
+        Workload::Create,
+        Workload::Delete,
+        Workload::Set,
+        Workload::Get,
+        Workload::Exists,
+        Workload::Mixed,
+        Workload::Churn,
+        Workload::Watch,
+    ];
+
+    /// The workload's name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Create => "create",
+            Workload::Delete => "delete",
+            Workload::Set => "set",
+            Workload::Get => "get",
+            Workload::Exists => "exists",
+            Workload::Mixed => "mixed",
+            Workload::Churn => "churn",
+            Workload::Watch => "watch",
+            Workload::Populate => "populate",
+        }
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Workload {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Workload::STANDARD
+            .iter()
+            .chain(&[Workload::Populate])
+            .copied()
+            .find(|w| w.name() == s)
+            .ok_or_else(|| format!("unknown workload {s:?}"))
+    }
+}
+
+/// Options of `paddock bench run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Server address.
+    pub connect: String,
+    /// Workloads, in order.
+    pub workloads: Vec<Workload>,
+    /// Client sessions.
+    pub sessions: usize,
+    /// Requests in flight per session.
+    pub depth: usize,
+    /// Warm-up per workload.
+    pub warmup: Duration,
+    /// Measured window per workload.
+    pub duration: Duration,
+    /// Bytes of data per znode.
+    pub value_size: usize,
+    /// Keys for set/get/exists/mixed.
+    pub keys: u64,
+    /// Share of reads in `mixed`, percent.
+    pub read_pct: u32,
+    /// Watching sessions in `watch`.
+    pub watchers: usize,
+    /// Znodes created by `populate`.
+    pub count: u64,
+    /// Requested session timeout.
+    pub session_timeout_ms: i32,
+    /// Parent of all benchmark znodes.
+    pub base: String,
+    /// The server's PID, for CPU and memory readings.
+    pub server_pid: Option<u32>,
+    /// Name of the server in reports.
+    pub label: String,
+    /// Client runtime worker threads (0: all CPUs).
+    pub threads: usize,
+    /// JSON output.
+    pub json: bool,
+    /// No progress line.
+    pub quiet: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            connect: "127.0.0.1:2181".into(),
+            workloads: Workload::STANDARD.to_vec(),
+            sessions: 16,
+            depth: 8,
+            warmup: Duration::from_secs(2),
+            duration: Duration::from_secs(10),
+            value_size: 100,
+            keys: 10_000,
+            read_pct: 90,
+            watchers: 100,
+            count: 100_000,
+            session_timeout_ms: 30_000,
+            base: "/paddock-bench".into(),
+            server_pid: None,
+            label: String::new(),
+            threads: 0,
+            json: false,
+            quiet: false,
+        }
+    }
+}
+
+/// Options of `paddock bench wait-ready`.
+#[derive(Debug, Clone)]
+pub struct WaitOptions {
+    /// Server address.
+    pub connect: String,
+    /// Wall-clock start, seconds since the epoch.
+    pub since_epoch: Option<f64>,
+    /// A process whose exit means the server will never come up.
+    pub pid: Option<u32>,
+    /// Give up after this long.
+    pub deadline: Duration,
+    /// Poll interval.
+    pub interval: Duration,
+}
+
+/// Options of `paddock bench plot`.
+#[derive(Debug, Clone)]
+pub struct PlotOptions {
+    /// The TSV written by bench/report.py.
+    pub input: String,
+    /// Directory for the PNG files.
+    pub out: String,
+}
+
+/// A parsed command line.
+#[derive(Debug)]
+pub enum Command {
+    /// Run workloads.
+    Run(Box<RunOptions>),
+    /// Wait for a server to serve.
+    WaitReady(WaitOptions),
+    /// Draw plots.
+    Plot(PlotOptions),
+    /// Print usage.
+    Help,
+}
+
+/// Parses `paddock bench` arguments.
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    match args.first().map(String::as_str) {
+        Some("-h") | Some("--help") | Some("help") => Ok(Command::Help),
+        Some("wait-ready") => parse_wait(&args[1..]).map(Command::WaitReady),
+        Some("plot") => parse_plot(&args[1..]).map(Command::Plot),
+        Some("run") => parse_run(&args[1..]).map(|o| Command::Run(Box::new(o))),
+        _ => parse_run(args).map(|o| Command::Run(Box::new(o))),
+    }
+}
+
+/// Splits `--flag value` pairs, calling `set(flag, value)` for each.
+fn pairs(
+    args: &[String],
+    switches: &[&str],
+    mut set: impl FnMut(&str, &str) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        if switches.contains(&flag.as_str()) {
+            set(flag, "")?;
+            continue;
+        }
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        set(flag, value)?;
+    }
+    Ok(())
+}
+
+fn num<T: FromStr>(flag: &str, v: &str) -> Result<T, String> {
+    v.parse()
+        .map_err(|_| format!("{flag}: {v:?} is not a valid number"))
+}
+
+fn secs(flag: &str, v: &str) -> Result<Duration, String> {
+    let s: f64 = num(flag, v)?;
+    if !(0.0..=86_400.0).contains(&s) {
+        return Err(format!("{flag}: {v} is out of range"));
+    }
+    Ok(Duration::from_secs_f64(s))
+}
+
+fn parse_run(args: &[String]) -> Result<RunOptions, String> {
+    let mut o = RunOptions::default();
+    pairs(args, &["--json", "--quiet"], |flag, v| {
+        match flag {
+            "--connect" => o.connect = v.into(),
+            "--workloads" => o.workloads = parse_workloads(v)?,
+            "--sessions" => o.sessions = num(flag, v)?,
+            "--depth" => o.depth = num(flag, v)?,
+            "--warmup" => o.warmup = secs(flag, v)?,
+            "--duration" => o.duration = secs(flag, v)?,
+            "--value-size" => o.value_size = num(flag, v)?,
+            "--keys" => o.keys = num(flag, v)?,
+            "--read-pct" => o.read_pct = num(flag, v)?,
+            "--watchers" => o.watchers = num(flag, v)?,
+            "--count" => o.count = num(flag, v)?,
+            "--session-timeout-ms" => o.session_timeout_ms = num(flag, v)?,
+            "--base" => o.base = v.trim_end_matches('/').into(),
+            "--server-pid" => o.server_pid = Some(num(flag, v)?),
+            "--label" => o.label = v.into(),
+            "--threads" => o.threads = num(flag, v)?,
+            "--json" => o.json = true,
+            "--quiet" => o.quiet = true,
+            _ => return Err(format!("unknown option {flag}")),
+        }
+        Ok(())
+    })?;
+    validate_run(&o)?;
+    if o.label.is_empty() {
+        o.label = o.connect.clone();
+    }
+    Ok(o)
+}
+
+fn validate_run(o: &RunOptions) -> Result<(), String> {
+    if !(1..=10_000).contains(&o.sessions) {
+        return Err("--sessions must be in 1..=10000".into());
+    }
+    if !(1..=1024).contains(&o.depth) {
+        return Err("--depth must be in 1..=1024".into());
+    }
+    if !(1..=10_000).contains(&o.watchers) {
+        return Err("--watchers must be in 1..=10000".into());
+    }
+    if o.value_size > 1_000_000 {
+        return Err("--value-size must be at most 1000000".into());
+    }
+    if o.keys == 0 || o.read_pct > 100 {
+        return Err("--keys must be positive and --read-pct at most 100".into());
+    }
+    if !o.base.starts_with('/') || o.base.len() < 2 {
+        return Err("--base must be an absolute path other than /".into());
+    }
+    if o.workloads.is_empty() {
+        return Err("--workloads is empty".into());
+    }
+    Ok(())
+}
+
+fn parse_workloads(v: &str) -> Result<Vec<Workload>, String> {
+    let mut out = Vec::new();
+    for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if name == "standard" || name == "all" {
+            out.extend_from_slice(&Workload::STANDARD);
+        } else {
+            out.push(name.parse()?);
+        }
+    }
+    Ok(out)
+}
+
+fn parse_wait(args: &[String]) -> Result<WaitOptions, String> {
+    let mut o = WaitOptions {
+        connect: "127.0.0.1:2181".into(),
+        since_epoch: None,
+        pid: None,
+        deadline: Duration::from_secs(60),
+        interval: Duration::from_millis(1),
+    };
+    pairs(args, &[], |flag, v| {
+        match flag {
+            "--connect" => o.connect = v.into(),
+            "--since-epoch" => o.since_epoch = Some(num(flag, v)?),
+            "--pid" => o.pid = Some(num(flag, v)?),
+            "--deadline-ms" => o.deadline = Duration::from_millis(num(flag, v)?),
+            "--interval-ms" => o.interval = Duration::from_millis(num(flag, v)?),
+            _ => return Err(format!("unknown option {flag}")),
+        }
+        Ok(())
+    })?;
+    Ok(o)
+}
+
+fn parse_plot(args: &[String]) -> Result<PlotOptions, String> {
+    let mut o = PlotOptions {
+        input: String::new(),
+        out: "bench/plots".into(),
+    };
+    pairs(args, &[], |flag, v| {
+        match flag {
+            "--input" => o.input = v.into(),
+            "--out" => o.out = v.into(),
+            _ => return Err(format!("unknown option {flag}")),
+        }
+        Ok(())
+    })?;
+    if o.input.is_empty() {
+        return Err("plot needs --input".into());
+    }
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn run_options_parse() {
+        let Command::Run(o) = parse(&args(
+            "--sessions 4 --depth 2 --workloads get,set --json --warmup 0.5",
+        ))
+        .unwrap() else {
+            panic!("not run")
+        };
+        assert_eq!((o.sessions, o.depth, o.json), (4, 2, true));
+        assert_eq!(o.workloads, vec![Workload::Get, Workload::Set]);
+        assert_eq!(o.warmup, Duration::from_millis(500));
+        assert_eq!(o.label, "127.0.0.1:2181");
+    }
+
+    #[test]
+    fn standard_expands_and_errors_are_reported() {
+        assert_eq!(parse_workloads("standard,populate").unwrap().len(), 9);
+        assert!(parse(&args("--sessions")).is_err());
+        assert!(parse(&args("--workloads nope")).is_err());
+        assert!(parse(&args("--depth 0")).is_err());
+    }
+}
