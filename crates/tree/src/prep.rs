@@ -159,6 +159,11 @@ impl Prepper {
             local: Vec::new(),
         };
         let (op, result) = match req {
+            Request::Multi(ops) if !ops.iter().all(is_multi_write) => {
+                // ZooKeeper refuses to mix reads into a multi
+                // (MarshallingError, still logged as an error txn).
+                (OpCode::Multi as i32, Err(ErrorCode::MarshallingError))
+            }
             Request::Multi(ops) => (OpCode::Multi as i32, Ok(prep_multi(&mut view, ops, ctx))),
             Request::Reconfig(_) => (OpCode::Reconfig as i32, Err(ErrorCode::ReconfigDisabled)),
             Request::Create(c) => (c.op as i32, prep_create(&mut view, c, c.op, ctx)),
@@ -568,6 +573,14 @@ fn prep_multi(view: &mut View, ops: &[Request], ctx: &PrepContext) -> Txn {
 
 fn error_part(code: ErrorCode) -> Txn {
     Txn::Error(ErrorTxn { err: code as i32 })
+}
+
+/// The ops a (write) multi may hold.
+fn is_multi_write(op: &Request) -> bool {
+    matches!(
+        op,
+        Request::Create(_) | Request::Delete(_) | Request::SetData(_) | Request::Check(_)
+    )
 }
 
 /// One op of a multi. As ZooKeeper's `MultiOperationRecord`, a create's

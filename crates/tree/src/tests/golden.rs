@@ -1,0 +1,95 @@
+//! A request sequence run against Apache ZooKeeper 3.8.0 (standalone,
+//! extendedTypesEnabled) with a raw client; the error codes, names and
+//! counts below are what it answered.
+
+use proto::request::create_mode as mode;
+use proto::{Acl, ErrorCode, MultiResult, OpCode, Request, Response};
+
+use super::harness::*;
+
+fn code(r: &Result<Response, ErrorCode>) -> i32 {
+    match r {
+        Ok(_) => 0,
+        Err(e) => *e as i32,
+    }
+}
+
+#[test]
+fn matches_zookeeper_3_8_probe() {
+    let mut h = H::new();
+    let count = Request::GetAllChildrenNumber(proto::GetAllChildrenNumberRequest { path: "/".into() });
+    assert_eq!(h.read(&count), Ok(Response::AllChildrenNumber(3)));
+    assert_eq!(code(&h.read(&exists("bad"))), -101);
+    assert_eq!(h.read(&exists("")).map(|_| ()), Ok(()));
+    assert_eq!(code(&h.read(&exists("/a\0b"))), -8);
+    assert_eq!(code(&h.read(&get("bad"))), -101);
+    let Ok(Response::GetChildren(c)) = h.read(&children("")) else { panic!() };
+    assert_eq!(c.children, vec!["zookeeper"]);
+    let w = |h: &mut H, r: Request| code(&h.write(1, &r).result);
+    assert_eq!(w(&mut h, create2("/c4", b"", mode::CONTAINER)), 0); // persistent!
+    assert_eq!(w(&mut h, create("/c4/x", b"", 0)), 0);
+    assert_eq!(w(&mut h, delete("/c4/x", -1)), 0);
+    assert_eq!(h.tree.expired_containers_and_ttls(i64::MAX), Vec::<String>::new());
+    let ttl = create_op(OpCode::CreateTtl, "/t1", b"", 0, Acl::open_unsafe(), 5);
+    assert_eq!(w(&mut h, ttl), -8);
+    assert_eq!(w(&mut h, create("/m", b"", 0)), 0);
+    let multi = Request::Multi(vec![
+        create2("/m/a", b"", 0),
+        create("/m/b", b"", 0),
+        create_op(OpCode::CreateContainer, "/m/c", b"", mode::CONTAINER, Acl::open_unsafe(), 0),
+        create("/m/d", b"", mode::CONTAINER),
+    ]);
+    let Ok(Response::Multi(res)) = h.write(1, &multi).result else { panic!() };
+    assert!(matches!(res[0], MultiResult::Create(_)));
+    assert!(matches!(res[1], MultiResult::Create(_)));
+    assert!(matches!(res[2], MultiResult::Create2(..)));
+    assert!(matches!(res[3], MultiResult::Create2(..)));
+    let failing = Request::Multi(vec![create("/m/x", b"", 0), delete("/nope", -1), create("/m/y", b"", 0)]);
+    assert_eq!(
+        h.write(1, &failing).result,
+        Ok(Response::Multi(vec![
+            MultiResult::Error(ErrorCode::Ok),
+            MultiResult::Error(ErrorCode::NoNode),
+            MultiResult::Error(ErrorCode::RuntimeInconsistency),
+        ]))
+    );
+    assert_eq!(w(&mut h, delete("/m/", -1)), -101);
+    assert_eq!(w(&mut h, set("/zookeeper/quota", b"q", -1)), 0);
+    assert_eq!(w(&mut h, create("/zookeeper/foo", b"", 0)), 0);
+    let Ok(Response::GetAcl(a)) = h.read(&Request::GetAcl(proto::GetAclRequest { path: "/zookeeper/config".into() })) else {
+        panic!()
+    };
+    assert_eq!((a.acl, a.stat.aversion), (Acl::read_unsafe(), -1));
+    assert_eq!(w(&mut h, create_acl("/a", vec![])), -114);
+    assert_eq!(w(&mut h, create_acl("/a", vec![acl(31, "world", "someone")])), -114);
+    assert_eq!(w(&mut h, create_acl("/a", vec![acl(0, "world", "anyone")])), 0);
+    assert_eq!(code(&h.read(&Request::GetAcl(proto::GetAclRequest { path: "/a".into() }))), -102);
+    assert_eq!(w(&mut h, create_acl("/d", vec![acl(31, "digest", "a:b:")])), 0);
+    assert_eq!(w(&mut h, create_acl("/ip1", vec![acl(31, "ip", "10.0.0.1/33")])), -114);
+    assert_eq!(w(&mut h, create_acl("/ip2", vec![acl(31, "ip", "::1")])), -114);
+    assert_eq!(w(&mut h, create_acl("/ip3", vec![acl(31, "ip", "+1.2.3.4")])), 0);
+    assert_eq!(w(&mut h, create_acl("/ip4", vec![acl(31, "ip", "1.2.3.4/")])), -114);
+    let mixed = Request::MultiRead(vec![get("/m"), create("/zz", b"", 0)]);
+    assert_eq!(code(&h.read(&mixed)), -5);
+    assert_eq!(w(&mut h, Request::Multi(vec![get("/m")])), -5);
+    assert_eq!(w(&mut h, create("/", b"", 0)), -110);
+    assert_eq!(w(&mut h, create("/x/", b"", mode::PERSISTENT_SEQUENTIAL)), -101);
+    let r = h.write(1, &create("/m/", b"", mode::PERSISTENT_SEQUENTIAL));
+    assert_eq!(r.result, Ok(Response::Create(proto::CreateResponse { path: "/m/0000000004".into() })));
+    assert_eq!(w(&mut h, delete("/", -1)), -8);
+    let Ok(Response::Stat(root)) = h.write(1, &set("/", b"root", -1)).result else { panic!() };
+    assert_eq!((root.version, root.cversion, root.num_children, root.data_length), (1, 4, 6, 4));
+    let Ok(Response::GetData(d)) = h.read(&get("")) else { panic!() };
+    assert_eq!(d.data, b"root");
+    assert_eq!(w(&mut h, create("/m/e", b"", mode::EPHEMERAL)), 0);
+    assert_eq!(w(&mut h, create("/m/e/c", b"", 0)), -108);
+    let c = create_op(OpCode::CreateContainer, "/m/e/c", b"", mode::CONTAINER, Acl::open_unsafe(), 0);
+    assert_eq!(w(&mut h, c), -108);
+    let cc = create_op(OpCode::CreateContainer, "/cc", b"", 0, Acl::open_unsafe(), 0);
+    assert_eq!(w(&mut h, cc), 0);
+    let cs = create_op(OpCode::CreateContainer, "/cs", b"", mode::PERSISTENT_SEQUENTIAL, Acl::open_unsafe(), 0);
+    assert!(matches!(h.write(1, &cs).result, Ok(Response::Create2(r)) if r.path == "/cs0000000006"));
+    assert_eq!(w(&mut h, create("/big", &vec![b'x'; 1_048_000], 0)), 0);
+    assert_eq!(h.tree.node_count(), 20);
+    assert_eq!(h.tree.approximate_data_size(), 1_048_129);
+}
