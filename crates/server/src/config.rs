@@ -132,7 +132,21 @@ const KNOWN_UNUSED: &[&str] = &[
     "maxCnxns",
 ];
 
+/// The folder inside dataDir and dataLogDir that holds paddock's files
+/// (ZooKeeper's own files live in `version-2`; the two never mix).
+pub const DATA_SUBDIR: &str = "paddock-1";
+
 impl Config {
+    /// Where snapshots and epoch files go.
+    pub fn snap_dir(&self) -> PathBuf {
+        self.data_dir.join(DATA_SUBDIR)
+    }
+
+    /// Where the transaction log goes.
+    pub fn log_dir(&self) -> PathBuf {
+        self.data_log_dir.join(DATA_SUBDIR)
+    }
+
     /// Reads and checks a zoo.cfg.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

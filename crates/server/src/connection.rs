@@ -119,7 +119,7 @@ async fn run(
     }
     let prefix: [u8; 4] = reader.buf[..4].try_into().expect("four bytes buffered");
     if let Some(word) = fourlw::word_of(&prefix) {
-        return four_letter(word, wr, core, cfg).await;
+        return four_letter(word, peer, wr, core, cfg).await;
     }
     let Some(body) = reader.next().await? else {
         return Ok(());
@@ -217,6 +217,7 @@ async fn write_loop(
 
 async fn four_letter(
     word: &str,
+    peer: SocketAddr,
     mut wr: OwnedWriteHalf,
     core: &mpsc::Sender<CoreMsg>,
     cfg: &Config,
@@ -225,6 +226,7 @@ async fn four_letter(
         let (tx, rx) = oneshot::channel();
         core.send(CoreMsg::FourLetter {
             word: word.to_string(),
+            peer,
             reply: tx,
         })
         .await

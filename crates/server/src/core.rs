@@ -83,6 +83,8 @@ pub enum CoreMsg {
     FourLetter {
         /// The word.
         word: String,
+        /// Who asks (listed by `stat` and `cons`, as ZooKeeper does).
+        peer: SocketAddr,
         /// Where the text goes.
         reply: oneshot::Sender<String>,
     },
@@ -171,9 +173,12 @@ pub struct Core {
     snap_threshold: u64,
     super_id: Option<String>,
     last_reap: Instant,
+    /// Every open client connection, handshaken or not (set by the acceptor).
+    pub(crate) open_connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
-fn wall_ms() -> i64 {
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn wall_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -300,6 +305,7 @@ impl Core {
             snap_threshold,
             super_id,
             last_reap: started,
+            open_connections: Arc::default(),
         }
     }
 
@@ -330,8 +336,8 @@ impl Core {
             } => self.on_connect(conn, peer, out, req, read_only.is_some()),
             CoreMsg::Request { conn, xid, req } => self.on_request(conn, xid, req),
             CoreMsg::Closed { conn } => self.on_closed(conn),
-            CoreMsg::FourLetter { word, reply } => {
-                let text = crate::fourlw::render(self, &word);
+            CoreMsg::FourLetter { word, peer, reply } => {
+                let text = crate::fourlw::render(self, &word, peer);
                 let _ = reply.send(text);
             }
             CoreMsg::Durable { zxid } => self.on_durable(zxid),
@@ -607,13 +613,11 @@ impl Core {
                             && self.super_id.as_deref() == Some(id.trim_start_matches("super:"));
                     let c = self.conns.get_mut(&conn_id).expect("conn exists");
                     c.is_super |= is_super;
-                    let new_id = Id {
+                    // ZooKeeper keeps every auth packet's identity, repeats included.
+                    c.auth.push(Id {
                         scheme: "digest".into(),
                         id,
-                    };
-                    if !c.auth.contains(&new_id) {
-                        c.auth.push(new_id);
-                    }
+                    });
                 })
                 .is_some();
         let zxid = self.tree.last_zxid();
@@ -681,13 +685,19 @@ impl Core {
             }
             Request::WhoAmI => {
                 let c = &self.conns[&conn_id];
+                // ZooKeeper lists the added identities first, the ip last.
+                let (ip, added): (Vec<&Id>, Vec<&Id>) =
+                    c.auth.iter().partition(|id| id.scheme == "ip");
                 Ok(Response::WhoAmI(proto::WhoAmIResponse {
-                    client_info: c
-                        .auth
-                        .iter()
+                    client_info: added
+                        .into_iter()
+                        .chain(ip)
                         .map(|id| proto::ClientInfo {
                             auth_scheme: id.scheme.clone(),
-                            user: id.id.clone(),
+                            user: match id.scheme.as_str() {
+                                "digest" => id.id.split(':').next().unwrap_or("").to_string(),
+                                _ => id.id.clone(),
+                            },
                         })
                         .collect(),
                 }))

@@ -3,6 +3,11 @@
 
 use std::fmt::Write;
 
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+
+use tree::watch::WatchKind;
+
 use crate::core::Core;
 
 /// The version string clients and monitors see.
@@ -24,14 +29,14 @@ pub fn word_of(prefix: &[u8; 4]) -> Option<&'static str> {
 }
 
 /// Renders a word's reply (whitelist already checked by the caller).
-pub fn render(core: &mut Core, word: &str) -> String {
+pub fn render(core: &mut Core, word: &str, asker: SocketAddr) -> String {
     match word {
         "ruok" => "imok".into(),
-        "srvr" => srvr(core, false),
-        "stat" => srvr(core, true),
+        "srvr" => srvr(core, None),
+        "stat" => srvr(core, Some(asker)),
         "mntr" => mntr(core),
         "conf" => conf(core),
-        "cons" => cons(core),
+        "cons" => cons(core, asker),
         "crst" => {
             for c in core.conns.values_mut() {
                 c.latency = Default::default();
@@ -69,14 +74,27 @@ fn client_line(out: &mut String, c: &crate::core::Conn) {
     );
 }
 
-fn srvr(core: &Core, with_clients: bool) -> String {
+/// The line ZooKeeper prints for a connection with no session yet (the
+/// four-letter word's own).
+fn asker_line(out: &mut String, asker: SocketAddr) {
+    let _ = writeln!(out, " /{asker}[0](queued=0,recved=1,sent=0)");
+}
+
+fn open_connections(core: &Core) -> usize {
+    core.open_connections
+        .load(Ordering::Relaxed)
+        .max(core.conns.len())
+}
+
+fn srvr(core: &Core, clients_and_asker: Option<SocketAddr>) -> String {
     let mut out = format!("Zookeeper version: {VERSION}\n");
-    if with_clients {
+    if let Some(asker) = clients_and_asker {
         out.push_str("Clients:\n");
         for c in sorted_conns(core) {
             client_line(&mut out, c);
             out.push_str(")\n");
         }
+        asker_line(&mut out, asker);
         out.push('\n');
     }
     let l = &core.stats.latency;
@@ -88,7 +106,7 @@ fn srvr(core: &Core, with_clients: bool) -> String {
         l.max_ms,
         core.stats.packets_received,
         core.stats.packets_sent,
-        core.conns.len(),
+        open_connections(core),
         core.outstanding(),
         core.tree.last_zxid(),
         core.tree.node_count(),
@@ -114,7 +132,10 @@ fn mntr(core: &Core) -> String {
             "zk_ephemerals_count",
             core.tree.ephemeral_count().to_string(),
         ),
-        ("zk_num_alive_connections", core.conns.len().to_string()),
+        (
+            "zk_num_alive_connections",
+            open_connections(core).to_string(),
+        ),
         ("zk_avg_latency", format!("{:.4}", l.avg_ms())),
         ("zk_outstanding_requests", core.outstanding().to_string()),
         ("zk_znode_count", core.tree.node_count().to_string()),
@@ -167,10 +188,10 @@ fn conf(core: &Core) -> String {
     format!(
         "clientPort={}\nsecureClientPort=-1\ndataDir={}\ndataDirSize={}\ndataLogDir={}\ndataLogSize={}\ntickTime={}\nmaxClientCnxns={}\nminSessionTimeout={}\nmaxSessionTimeout={}\nclientPortListenBacklog=-1\nserverId=0\n",
         c.client_port,
-        c.data_dir.display(),
-        dir_size(&c.data_dir),
-        c.data_log_dir.display(),
-        dir_size(&c.data_log_dir),
+        c.snap_dir().display(),
+        dir_size(&c.snap_dir()),
+        c.log_dir().display(),
+        dir_size(&c.log_dir()),
         c.tick_time_ms,
         c.max_client_cnxns,
         c.min_session_timeout_ms,
@@ -190,7 +211,7 @@ fn dir_size(dir: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
-fn cons(core: &Core) -> String {
+fn cons(core: &Core, asker: SocketAddr) -> String {
     let mut out = String::new();
     for c in sorted_conns(core) {
         client_line(&mut out, c);
@@ -213,23 +234,42 @@ fn cons(core: &Core) -> String {
         }
         out.push_str(")\n");
     }
+    asker_line(&mut out, asker);
     out.push('\n');
     out
 }
 
 fn dump(core: &Core) -> String {
     let sessions = core.tracker.all();
+    let mut buckets: std::collections::BTreeMap<u64, Vec<i64>> = Default::default();
+    let now_mono = core.started.elapsed().as_millis() as u64;
+    let now_wall = crate::core::wall_ms() as u64;
+    for (sid, t) in &sessions {
+        // Expiry instants rounded up to the next whole second, on the wall clock.
+        let at = now_wall + t.deadline_ms.saturating_sub(now_mono);
+        buckets.entry(at.div_ceil(1000)).or_default().push(*sid);
+    }
     let mut out = format!(
-        "SessionTracker dump:\nGlobal Sessions({}):\n",
+        "SessionTracker dump:\nSession Sets ({})/({}):\n",
+        buckets.len(),
         sessions.len()
     );
-    for (sid, t) in &sessions {
-        let _ = writeln!(out, "{sid:#x}\t{}ms", t.timeout_ms);
+    for (secs, sids) in &buckets {
+        let _ = writeln!(
+            out,
+            "{} expire at {}:",
+            sids.len(),
+            format_date(*secs as i64)
+        );
+        for sid in sids {
+            let _ = writeln!(out, "\t{sid:#x}");
+        }
     }
     out.push_str("ephemeral nodes dump:\n");
-    let with: Vec<(i64, Vec<String>)> = sessions
-        .iter()
-        .map(|(sid, _)| (*sid, core.tree.ephemerals_of(*sid)))
+    let with: Vec<(i64, Vec<String>)> = core
+        .tree
+        .ephemerals_by_session()
+        .into_iter()
         .filter(|(_, e)| !e.is_empty())
         .collect();
     let _ = writeln!(out, "Sessions with Ephemerals ({}):", with.len());
@@ -241,6 +281,12 @@ fn dump(core: &Core) -> String {
     }
     out.push_str("Connections dump:\n");
     let _ = writeln!(out, "Connections Sets (1)/({}):", core.conns.len());
+    let _ = writeln!(
+        out,
+        "{} expire at {}:",
+        core.conns.len(),
+        format_date(now_wall.div_ceil(1000) as i64)
+    );
     for c in sorted_conns(core) {
         let _ = writeln!(
             out,
@@ -250,6 +296,49 @@ fn dump(core: &Core) -> String {
         );
     }
     out
+}
+
+/// Seconds since the epoch as Java's `Date.toString()` in UTC:
+/// "Wed Nov 25 05:36:45 UTC 2026".
+pub fn format_date(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        day,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        year
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates_read_like_java() {
+        assert_eq!(super::format_date(0), "Thu Jan 01 00:00:00 UTC 1970");
+        assert_eq!(
+            super::format_date(1_795_585_005),
+            "Wed Nov 25 05:36:45 UTC 2026"
+        );
+    }
 }
 
 fn envi(core: &Core) -> String {
@@ -271,17 +360,13 @@ fn session_of(core: &Core, conn: u64) -> i64 {
 }
 
 fn wchs(core: &Core) -> String {
-    format!(
-        "{} connections watching {} paths\nTotal watches:{}\n",
-        core.watches.watcher_count(),
-        core.watches.path_count(),
-        core.watches.watch_count()
-    )
+    let (watchers, paths, watches) = core.watches.summary(WatchKind::Data);
+    format!("{watchers} connections watching {paths} paths\nTotal watches:{watches}\n")
 }
 
 fn wchc(core: &Core) -> String {
     let mut out = String::new();
-    for (w, paths) in core.watches.by_watcher() {
+    for (w, paths) in core.watches.by_watcher(WatchKind::Data) {
         let _ = writeln!(out, "{:#x}", session_of(core, w));
         for p in paths {
             let _ = writeln!(out, "\t{p}");
@@ -293,7 +378,7 @@ fn wchc(core: &Core) -> String {
 
 fn wchp(core: &Core) -> String {
     let mut out = String::new();
-    for (p, ws) in core.watches.by_path() {
+    for (p, ws) in core.watches.by_path(WatchKind::Data) {
         let _ = writeln!(out, "{p}");
         for w in ws {
             let _ = writeln!(out, "\t{:#x}", session_of(core, w));
@@ -306,7 +391,7 @@ fn wchp(core: &Core) -> String {
 fn dirs(core: &Core) -> String {
     format!(
         "datadir_size: {}\nlogdir_size: {}\n",
-        dir_size(&core.cfg.data_dir),
-        dir_size(&core.cfg.data_log_dir)
+        dir_size(&core.cfg.snap_dir()),
+        dir_size(&core.cfg.log_dir())
     )
 }

@@ -22,6 +22,7 @@ pub mod stats;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -56,7 +57,7 @@ pub enum ServerError {
 /// Recovers the tree: newest valid snapshot, then every logged txn after it.
 fn recover(cfg: &Config) -> Result<(storage::Storage, tree::DataTree, i64), ServerError> {
     let started = Instant::now();
-    let mut opts = storage::StorageOptions::new(cfg.data_dir.clone(), cfg.data_log_dir.clone());
+    let mut opts = storage::StorageOptions::new(cfg.snap_dir(), cfg.log_dir());
     opts.force_sync = cfg.force_sync;
     let (storage, recovered) = storage::Storage::open(opts)?;
     let mut tree = match &recovered.snapshot {
@@ -88,6 +89,7 @@ pub struct Server {
     cfg: Arc<Config>,
     core_tx: mpsc::Sender<core::CoreMsg>,
     core: tokio::task::JoinHandle<Result<(), String>>,
+    open_connections: Arc<AtomicUsize>,
 }
 
 impl Server {
@@ -106,8 +108,8 @@ impl Server {
         let commit = commit::spawn(
             storage,
             commit::SnapshotPolicy {
-                data_dir: cfg.data_dir.clone(),
-                data_log_dir: cfg.data_log_dir.clone(),
+                data_dir: cfg.snap_dir(),
+                data_log_dir: cfg.log_dir(),
                 retain_count: if cfg.purge_interval_hours > 0 {
                     cfg.snap_retain_count
                 } else {
@@ -117,12 +119,14 @@ impl Server {
             core_tx.clone(),
         );
         let core = core::Core::new(cfg.clone(), tree, last_zxid, commit);
+        let open_connections = core.open_connections.clone();
         let core = tokio::spawn(core.run(core_rx));
         Ok(Server {
             listener,
             cfg,
             core_tx,
             core,
+            open_connections,
         })
     }
 
@@ -143,6 +147,7 @@ impl Server {
             cfg,
             core_tx,
             mut core,
+            open_connections,
         } = self;
         tracing::info!(
             "serving clients on {}",
@@ -172,9 +177,12 @@ impl Server {
                     let conn = next_conn;
                     next_conn += 1;
                     let (core_tx, cfg, per_ip) = (core_tx.clone(), cfg.clone(), per_ip.clone());
+                    let open = open_connections.clone();
+                    open.fetch_add(1, Ordering::Relaxed);
                     tokio::spawn(async move {
                         connection::serve(stream, conn, peer, core_tx, cfg).await;
                         release(&per_ip, peer.ip());
+                        open.fetch_sub(1, Ordering::Relaxed);
                     });
                 }
             }

@@ -218,38 +218,42 @@ impl WatchManager {
         self.by_watcher.len()
     }
 
-    /// Paths each watcher watches (for `wchc`), sorted.
-    pub fn by_watcher(&self) -> Vec<(WatcherId, Vec<String>)> {
-        let mut out: Vec<(WatcherId, Vec<String>)> = self
-            .by_watcher
-            .iter()
-            .map(|(w, set)| {
-                let mut paths: Vec<String> = set.iter().map(|(_, p)| p.clone()).collect();
+    /// Watchers, paths and watches of one kind (`wchs` reports data
+    /// watches only, as ZooKeeper does).
+    pub fn summary(&self, kind: WatchKind) -> (usize, usize, usize) {
+        let table = &self.by_path[kind.index()];
+        let watchers: HashSet<WatcherId> = table.values().flatten().copied().collect();
+        let watches = table.values().map(|s| s.len()).sum();
+        (watchers.len(), table.len(), watches)
+    }
+
+    /// Paths each watcher watches with watches of `kind` (for `wchc`), sorted.
+    pub fn by_watcher(&self, kind: WatchKind) -> Vec<(WatcherId, Vec<String>)> {
+        let mut map: HashMap<WatcherId, Vec<String>> = HashMap::new();
+        for (p, set) in &self.by_path[kind.index()] {
+            for w in set {
+                map.entry(*w).or_default().push(p.clone());
+            }
+        }
+        let mut out: Vec<(WatcherId, Vec<String>)> = map
+            .into_iter()
+            .map(|(w, mut paths)| {
                 paths.sort();
-                paths.dedup();
-                (*w, paths)
+                (w, paths)
             })
             .collect();
         out.sort();
         out
     }
 
-    /// Watchers of each path (for `wchp`), sorted.
-    pub fn by_path(&self) -> Vec<(String, Vec<WatcherId>)> {
-        let mut map: HashMap<&str, HashSet<WatcherId>> = HashMap::new();
-        for t in &self.by_path {
-            for (p, set) in t {
-                map.entry(p.as_str())
-                    .or_default()
-                    .extend(set.iter().copied());
-            }
-        }
-        let mut out: Vec<(String, Vec<WatcherId>)> = map
-            .into_iter()
+    /// Watchers of each path with watches of `kind` (for `wchp`), sorted.
+    pub fn by_path(&self, kind: WatchKind) -> Vec<(String, Vec<WatcherId>)> {
+        let mut out: Vec<(String, Vec<WatcherId>)> = self.by_path[kind.index()]
+            .iter()
             .map(|(p, set)| {
-                let mut ws: Vec<WatcherId> = set.into_iter().collect();
+                let mut ws: Vec<WatcherId> = set.iter().copied().collect();
                 ws.sort();
-                (p.to_string(), ws)
+                (p.clone(), ws)
             })
             .collect();
         out.sort();
