@@ -329,18 +329,6 @@ pub fn format_date(secs: i64) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn dates_read_like_java() {
-        assert_eq!(super::format_date(0), "Thu Jan 01 00:00:00 UTC 1970");
-        assert_eq!(
-            super::format_date(1_795_585_005),
-            "Wed Nov 25 05:36:45 UTC 2026"
-        );
-    }
-}
-
 fn envi(core: &Core) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let cwd = std::env::current_dir()
@@ -394,4 +382,16 @@ fn dirs(core: &Core) -> String {
         dir_size(&core.cfg.snap_dir()),
         dir_size(&core.cfg.log_dir())
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates_read_like_java() {
+        assert_eq!(super::format_date(0), "Thu Jan 01 00:00:00 UTC 1970");
+        assert_eq!(
+            super::format_date(1_795_585_005),
+            "Wed Nov 25 05:36:45 UTC 2026"
+        );
+    }
 }
