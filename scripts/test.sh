@@ -44,6 +44,13 @@ header() {
     echo "=================================================================="
 }
 
+# Wall-clock limits per section, so a server that hangs cannot hang CI
+# (per-test limits come from pytest-timeout; servers die with the runner).
+LIMIT_CARGO_TEST="${LIMIT_CARGO_TEST:-1200}"
+LIMIT_PYTEST="${LIMIT_PYTEST:-1500}"
+LIMIT_KAZOO="${LIMIT_KAZOO:-1200}"
+limit() { local secs="$1"; shift; timeout --signal=TERM --kill-after=30 "$secs" "$@"; }
+
 # run NAME LOGFILE CMD...: run a section, tee its output, record the outcome.
 run() {
     local name="$1" log="$2"
@@ -53,6 +60,9 @@ run() {
     rc=${PIPESTATUS[0]}
     if [ "$rc" -eq 0 ]; then
         RESULTS+=("PASS  $name ($((SECONDS - t0))s)")
+    elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        RESULTS+=("FAIL  $name (time limit hit, $((SECONDS - t0))s; log: ${log#$ROOT/})")
+        FAILED=1
     else
         RESULTS+=("FAIL  $name (exit $rc, $((SECONDS - t0))s; log: ${log#$ROOT/})")
         FAILED=1
@@ -133,7 +143,8 @@ if want rust; then
     header "cargo build --release -p paddock"
     run "cargo build" "$LOGDIR/cargo-build.log" cargo build --release -p paddock || BUILD_OK=0
     header "cargo test --workspace --release"
-    run "cargo test" "$LOGDIR/cargo-test.log" cargo test --workspace --release
+    run "cargo test" "$LOGDIR/cargo-test.log" \
+        limit "$LIMIT_CARGO_TEST" cargo test --workspace --release
 fi
 
 if want python; then
@@ -145,7 +156,7 @@ if want python; then
     else
         # shellcheck disable=SC2086
         run "pytest tests/python" "$LOGDIR/pytest.log" \
-            "$PY" -m pytest tests/python -p no:cacheprovider ${PYTEST_ARGS:-}
+            limit "$LIMIT_PYTEST" "$PY" -m pytest tests/python -p no:cacheprovider ${PYTEST_ARGS:-}
     fi
 fi
 
@@ -156,7 +167,7 @@ if want kazoo; then
         RESULTS+=("FAIL  kazoo suite (not run: setup/build failed)")
         FAILED=1
     else
-        run "kazoo suite" "$LOGDIR/kazoo-suite.log" "$ROOT/scripts/kazoo-suite.sh" -q
+        run "kazoo suite" "$LOGDIR/kazoo-suite.log" limit "$LIMIT_KAZOO" "$ROOT/scripts/kazoo-suite.sh" -q
     fi
 fi
 

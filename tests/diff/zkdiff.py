@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE.parent / "python"))
 
 from kazoo.client import KazooClient  # noqa: E402
 from kazoo.exceptions import KazooException, ZookeeperError  # noqa: E402
-from kazoo.handlers.threading import AsyncResult  # noqa: E402
+from kazoo.handlers.threading import AsyncResult, KazooTimeoutError  # noqa: E402
 from kazoo.protocol.serialization import (  # noqa: E402
     CheckVersion, Create, Create2, Delete, Exists, GetACL, GetChildren, GetChildren2,
     GetData, SetACL, SetData, Sync, Transaction,
@@ -51,6 +51,7 @@ import zkwire  # noqa: E402
 
 STEP_TIMEOUT = 20.0
 AWAIT_DEADLINE = 30.0
+MAX_TIMEOUTS = 3  # a server that stops answering ends the run early
 
 ACLS = {
     "open": OPEN_ACL_UNSAFE,
@@ -435,6 +436,8 @@ class Runner:
             self.call(sess, Exists("/", None))
         except KazooException:
             return
+        except KazooTimeoutError:
+            return
         done = threading.Event()
         sess.client.handler.dispatch_callback(Callback("watch", done.set, ()))
         done.wait(STEP_TIMEOUT)
@@ -530,7 +533,9 @@ class Runner:
         if kind == "open":
             self.open(name)
             return {"ok": True}
-        sess = self.sessions[name]
+        sess = self.sessions.get(name)
+        if sess is None:
+            return {"error": f"session {name} is not open"}
         if kind == "close":
             self.close(name)
             return {"ok": True}
@@ -558,9 +563,18 @@ class Runner:
 
     def run(self, script):
         records = []
+        timeouts = 0
         try:
             for step in script:
-                rec = self.run_step(step)
+                if timeouts >= MAX_TIMEOUTS:
+                    records.append({"error": "not run: server stopped answering"})
+                    continue
+                try:
+                    rec = self.run_step(step)
+                except KazooTimeoutError:
+                    timeouts += 1
+                    records.append({"error": f"no reply within {STEP_TIMEOUT}s"})
+                    continue
                 events = {}
                 for s in list(self.sessions.values()):
                     self.barrier(s)
