@@ -209,6 +209,7 @@ impl DataTree {
             children: None,
         };
         let i = self.insert_node(node, Some(parent));
+        self.quota_created(new.path, parent_path, path::name(new.path), new.data.len());
         events.push(event(new.path, event_type::NODE_CREATED));
         events.push(event(parent_path, event_type::NODE_CHILDREN_CHANGED));
         Ok(client_stat(self.store.node(i)))
@@ -230,7 +231,8 @@ impl DataTree {
             return Err(ErrorCode::BadArguments); // the root
         };
         self.remove_descendants(i);
-        self.remove_node(i, Some(parent));
+        let removed = self.remove_node(i, Some(parent));
+        self.quota_deleted(p, parent_path, path::name(p), removed.data.len());
         self.update_meta(parent, |n| {
             if zxid > n.stat.pzxid {
                 n.stat.pzxid = zxid;
@@ -266,7 +268,9 @@ impl DataTree {
         events: &mut Vec<WatchEvent>,
     ) -> Result<Stat, ErrorCode> {
         let i = self.store.find(p).ok_or(ErrorCode::NoNode)?;
+        let old_len = self.store.node(i).data.len() as i64;
         self.replace_data(i, data);
+        self.quota_set(p, data.len() as i64 - old_len);
         self.update_meta(i, |n| {
             n.stat.mtime = time;
             n.stat.mzxid = zxid;

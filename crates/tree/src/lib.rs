@@ -10,8 +10,8 @@
 //!   outstanding (prepared, not yet applied) changes and builds txns, as
 //!   `PrepRequestProcessor`.
 //! - [`snapshot`]: the snapshot body format ([`DataTree::serialize`]).
-//! - [`acl`], [`path`], [`ephemeral`]: ZooKeeper's ACL, path and
-//!   ephemeral-owner rules.
+//! - [`acl`], [`path`], [`ephemeral`], [`quota`]: ZooKeeper's ACL, path,
+//!   ephemeral-owner and quota-bookkeeping rules.
 //! - `store`: the slab, path index and child sets; `hash`: the fixed hash.
 //! - [`watch`]: the watch manager (separate owner).
 //!
@@ -35,6 +35,7 @@ pub mod ephemeral;
 mod hash;
 pub mod path;
 mod prep;
+pub mod quota;
 mod read;
 pub mod snapshot;
 mod store;

@@ -173,6 +173,7 @@ impl DataTree {
                 computed: t.digest,
             });
         }
+        t.rebuild_quotas();
         Ok(t)
     }
 }

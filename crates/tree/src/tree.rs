@@ -27,6 +27,8 @@ pub struct DataTree {
     pub(crate) containers: BTreeSet<Arc<str>>,
     pub(crate) ttls: BTreeSet<Arc<str>>,
     pub(crate) last_zxid: i64,
+    /// Paths under quota (derived: rebuilt from the quota nodes on load).
+    pub(crate) quotas: BTreeSet<String>,
     /// Sum of path lengths (UTF-16 units) and data lengths.
     pub(crate) data_size: u64,
     pub(crate) digest: u64,
@@ -78,6 +80,7 @@ impl DataTree {
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
             last_zxid: 0,
+            quotas: BTreeSet::new(),
             data_size: 0,
             digest: 0,
         }
@@ -316,6 +319,14 @@ impl DataTree {
         f(self.store.node_mut(i));
         let after = self.meta_digest(self.store.node(i));
         self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
+    }
+
+    /// Replaces a node's data for quota bookkeeping: the digest follows,
+    /// the approximate data size does not (as in ZooKeeper).
+    pub(crate) fn replace_data_quietly(&mut self, i: u32, data: &[u8]) {
+        let size = self.data_size;
+        self.replace_data(i, data);
+        self.data_size = size;
     }
 
     /// Replaces a node's data, keeping the digest and data size in step.
