@@ -4,8 +4,6 @@
 //! existing node while replaying over a fuzzy snapshot, say) yields its
 //! error code and changes nothing.
 
-use std::sync::Arc;
-
 use proto::response::event_type;
 use proto::txn::{Txn, TxnEntry, TxnHeader};
 use proto::{Acl, Create2Response, CreateResponse, ErrorCode, MultiResult, OpCode, Response, Stat};
@@ -193,21 +191,16 @@ impl DataTree {
                 n.stat.pzxid = zxid;
             }
         });
-        let node = Node {
-            path: Arc::from(new.path),
-            stat: StatPersisted {
-                czxid: zxid,
-                mzxid: zxid,
-                pzxid: zxid,
-                ctime: time,
-                mtime: time,
-                ephemeral_owner: new.owner,
-                ..StatPersisted::default()
-            },
-            acl,
-            data: new.data.into(),
-            children: None,
+        let stat = StatPersisted {
+            czxid: zxid,
+            mzxid: zxid,
+            pzxid: zxid,
+            ctime: time,
+            mtime: time,
+            ephemeral_owner: new.owner,
+            ..StatPersisted::default()
         };
+        let node = Node::new(new.path, new.data, stat, acl);
         let i = self.insert_node(node, Some(parent));
         self.quota_created(new.path, parent_path, path::name(new.path), new.data.len());
         events.push(event(new.path, event_type::NODE_CREATED));
@@ -232,7 +225,7 @@ impl DataTree {
         };
         self.remove_descendants(i);
         let removed = self.remove_node(i, Some(parent));
-        self.quota_deleted(p, parent_path, path::name(p), removed.data.len());
+        self.quota_deleted(p, parent_path, path::name(p), removed.data().len());
         self.update_meta(parent, |n| {
             if zxid > n.stat.pzxid {
                 n.stat.pzxid = zxid;
@@ -268,7 +261,7 @@ impl DataTree {
         events: &mut Vec<WatchEvent>,
     ) -> Result<Stat, ErrorCode> {
         let i = self.store.find(p).ok_or(ErrorCode::NoNode)?;
-        let old_len = self.store.node(i).data.len() as i64;
+        let old_len = self.store.node(i).data().len() as i64;
         self.replace_data(i, data);
         self.quota_set(p, data.len() as i64 - old_len);
         self.update_meta(i, |n| {

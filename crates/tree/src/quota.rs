@@ -64,7 +64,7 @@ impl DataTree {
         let Some(i) = self.store.find(&stat_path) else {
             return;
         };
-        let text = String::from_utf8_lossy(&self.store.node(i).data).into_owned();
+        let text = String::from_utf8_lossy(self.store.node(i).data()).into_owned();
         if let Some(new) = update_stats(&text, count_diff, bytes_diff) {
             self.replace_data_quietly(i, new.as_bytes());
         }
@@ -80,7 +80,7 @@ impl DataTree {
         let mut stack: Vec<u32> = self.store.find(path).into_iter().collect();
         while let Some(i) = stack.pop() {
             count += 1;
-            bytes += self.store.node(i).data.len() as i64;
+            bytes += self.store.node(i).data().len() as i64;
             stack.extend(self.store.children(i));
         }
         let text = format!("count={count},bytes={bytes}");
@@ -138,7 +138,7 @@ impl DataTree {
             let n = self.store.node(i);
             if n.child_count() == 0 {
                 let suffix = format!("/{LIMIT_NODE}");
-                if let Some(real) = n.path.strip_suffix(suffix.as_str()) {
+                if let Some(real) = n.path().strip_suffix(suffix.as_str()) {
                     leaves.push(real[QUOTA_ROOT.len()..].to_string());
                 }
             }

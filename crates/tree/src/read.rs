@@ -73,7 +73,7 @@ impl DataTree {
     pub fn get_data(&self, p: &str, auth: &AuthContext) -> Result<(&[u8], Stat), ErrorCode> {
         let n = self.lookup(p)?;
         acl::require(self.acls.get(n.acl), perms::READ, auth)?;
-        Ok((&n.data, client_stat(n)))
+        Ok((n.data(), client_stat(n)))
     }
 
     /// getChildren(2): NoNode, then READ; names in no particular order.
@@ -84,11 +84,11 @@ impl DataTree {
     ) -> Result<(Vec<String>, Stat), ErrorCode> {
         let n = self.lookup(p)?;
         acl::require(self.acls.get(n.acl), perms::READ, auth)?;
-        let i = self.store.find(&n.path).ok_or(ErrorCode::NoNode)?;
+        let i = self.store.find(n.path()).ok_or(ErrorCode::NoNode)?;
         let names = self
             .store
             .children(i)
-            .map(|c| path::name(&self.store.node(c).path).to_string())
+            .map(|c| path::name(self.store.node(c).path()).to_string())
             .collect();
         Ok((names, client_stat(n)))
     }
@@ -113,11 +113,11 @@ impl DataTree {
     fn all_children_number(&self, p: &str, auth: &AuthContext) -> Result<i32, ErrorCode> {
         let n = self.lookup(p)?;
         acl::require(self.acls.get(n.acl), perms::READ, auth)?;
-        if &*n.path == "/" {
+        if n.path() == "/" {
             return Ok((self.store.len() - 1) as i32);
         }
         let mut count = 0usize;
-        let mut stack: Vec<u32> = self.store.find(&n.path).into_iter().collect();
+        let mut stack: Vec<u32> = self.store.find(n.path()).into_iter().collect();
         while let Some(i) = stack.pop() {
             for c in self.store.children(i) {
                 count += 1;

@@ -126,8 +126,8 @@ impl DataTree {
         let mut stack = vec![root];
         while let Some(i) = stack.pop() {
             let n = self.store.node(i);
-            out.blob(n.path.as_bytes())?;
-            out.blob(&n.data)?;
+            out.blob(n.path_bytes())?;
+            out.blob(n.data())?;
             let s = &n.stat;
             for v in [s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime] {
                 out.i64(v)?;
@@ -139,7 +139,12 @@ impl DataTree {
             out.u32(index[n.acl as usize])?;
             // Sorted, so equal trees give equal bytes whatever their history.
             let mut kids: Vec<u32> = self.store.children(i).collect();
-            kids.sort_unstable_by(|&a, &b| self.store.node(b).path.cmp(&self.store.node(a).path));
+            kids.sort_unstable_by(|&a, &b| {
+                self.store
+                    .node(b)
+                    .path_bytes()
+                    .cmp(self.store.node(a).path_bytes())
+            });
             stack.extend(kids);
         }
         Ok(())
@@ -268,23 +273,18 @@ fn read_nodes(inp: &mut In, t: &mut DataTree, lists: &[u32]) -> Result<(), TreeE
             .ok_or(TreeError::Corrupt { what: "ACL index" })?;
         let parent = locate(t, &p, k == 0)?;
         t.acls.add_ref(acl);
-        let node = Node {
-            path: p.into(),
-            stat: StatPersisted {
-                czxid: w[0],
-                mzxid: w[1],
-                pzxid: w[2],
-                ctime: w[3],
-                mtime: w[4],
-                version,
-                cversion,
-                aversion,
-                ephemeral_owner,
-            },
-            acl,
-            data: data.into(),
-            children: None,
+        let stat = StatPersisted {
+            czxid: w[0],
+            mzxid: w[1],
+            pzxid: w[2],
+            ctime: w[3],
+            mtime: w[4],
+            version,
+            cversion,
+            aversion,
+            ephemeral_owner,
         };
+        let node = Node::new(&p, &data, stat, acl);
         t.insert_node(node, parent);
     }
     if t.store.find("/").is_none() {

@@ -5,8 +5,6 @@
 //! pointer, child-set pointer), ~5 bytes of index, the path and data
 //! allocations, and ~5 bytes in the parent's child set.
 
-use std::sync::Arc;
-
 use hashbrown::HashTable;
 
 use crate::hash::path_hash;
@@ -27,17 +25,45 @@ pub(crate) struct StatPersisted {
     pub ephemeral_owner: i64,
 }
 
-/// One znode.
+/// One znode. Its path and data share one allocation.
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
-    pub path: Arc<str>,
-    pub stat: StatPersisted,
+    /// The path's bytes, then the data's.
+    blob: Box<[u8]>,
+    path_len: u32,
     pub acl: u32,
-    pub data: Box<[u8]>,
+    pub stat: StatPersisted,
     pub children: Option<Box<HashTable<u32>>>,
 }
 
 impl Node {
+    pub fn new(path: &str, data: &[u8], stat: StatPersisted, acl: u32) -> Node {
+        Node {
+            blob: [path.as_bytes(), data].concat().into(),
+            path_len: u32::try_from(path.len()).expect("paths are far below 4 GiB"),
+            acl,
+            stat,
+            children: None,
+        }
+    }
+
+    pub fn path(&self) -> &str {
+        // Built from a &str, so always valid.
+        std::str::from_utf8(self.path_bytes()).unwrap_or_default()
+    }
+
+    pub fn path_bytes(&self) -> &[u8] {
+        &self.blob[..self.path_len as usize]
+    }
+
+    pub fn data(&self) -> &[u8] {
+        &self.blob[self.path_len as usize..]
+    }
+
+    pub fn set_data(&mut self, data: &[u8]) {
+        self.blob = [self.path_bytes(), data].concat().into();
+    }
+
     pub fn child_count(&self) -> usize {
         self.children.as_ref().map_or(0, |c| c.len())
     }
@@ -57,7 +83,9 @@ impl Store {
         let slab = &self.slab;
         self.index
             .find(path_hash(path), |&i| {
-                slab[i as usize].as_ref().is_some_and(|n| &*n.path == path)
+                slab[i as usize]
+                    .as_ref()
+                    .is_some_and(|n| n.path_bytes() == path.as_bytes())
             })
             .copied()
     }
@@ -89,7 +117,7 @@ impl Store {
 
     /// Adds `node` (its path must be new) and links it under `parent`.
     pub fn insert(&mut self, node: Node, parent: Option<u32>) -> u32 {
-        let h = path_hash(&node.path);
+        let h = path_hash(node.path());
         let i = match self.free.pop() {
             Some(i) => {
                 self.slab[i as usize] = Some(node);
@@ -118,7 +146,7 @@ impl Store {
     /// Removes slot `i` (which must have no children), unlinking it from
     /// `parent`.
     pub fn remove(&mut self, i: u32, parent: Option<u32>) -> Node {
-        let h = path_hash(&self.node(i).path);
+        let h = path_hash(self.node(i).path());
         if let Some(p) = parent {
             let n = self.node_mut(p);
             if let Some(set) = n.children.as_mut() {
@@ -157,5 +185,5 @@ impl Store {
 
 /// The table hash of slot `j` (rehashing when a table grows).
 fn slot_hash(slab: &[Option<Node>], j: u32) -> u64 {
-    path_hash(slab[j as usize].as_ref().map_or("", |n| &n.path))
+    path_hash(slab[j as usize].as_ref().map_or("", |n| n.path()))
 }

@@ -5,7 +5,6 @@
 //! digest, data size, ephemerals, containers, TTLs) in step.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use proto::{Acl, ErrorCode, Stat};
 
@@ -23,9 +22,9 @@ pub struct DataTree {
     /// Sessions opened by createSession txns and not closed: id -> timeout.
     pub(crate) sessions: BTreeMap<i64, i32>,
     /// Ephemeral paths by owning session.
-    pub(crate) ephemerals: BTreeMap<i64, BTreeSet<Arc<str>>>,
-    pub(crate) containers: BTreeSet<Arc<str>>,
-    pub(crate) ttls: BTreeSet<Arc<str>>,
+    pub(crate) ephemerals: BTreeMap<i64, BTreeSet<Box<str>>>,
+    pub(crate) containers: BTreeSet<Box<str>>,
+    pub(crate) ttls: BTreeSet<Box<str>>,
     pub(crate) last_zxid: i64,
     /// Paths under quota (derived: rebuilt from the quota nodes on load).
     pub(crate) quotas: BTreeSet<String>,
@@ -42,13 +41,7 @@ impl Default for DataTree {
 
 /// The node ZooKeeper creates at startup, with every stat field 0.
 fn system_node(path: &str, acl: u32) -> Node {
-    Node {
-        path: Arc::from(path),
-        stat: StatPersisted::default(),
-        acl,
-        data: Box::default(),
-        children: None,
-    }
+    Node::new(path, b"", StatPersisted::default(), acl)
 }
 
 impl DataTree {
@@ -164,7 +157,7 @@ impl DataTree {
     pub fn data(&self, path: &str) -> Option<(&[u8], Stat)> {
         self.store
             .get(path::canonical(path))
-            .map(|n| (&n.data[..], client_stat(n)))
+            .map(|n| (n.data(), client_stat(n)))
     }
 
     /// The ACL of `path` (no ACL check).
@@ -180,7 +173,7 @@ impl DataTree {
         Some(
             self.store
                 .children(i)
-                .map(|c| path::name(&self.store.node(c).path))
+                .map(|c| path::name(self.store.node(c).path()))
                 .collect(),
         )
     }
@@ -244,7 +237,7 @@ impl DataTree {
     pub fn compute_digest(&self) -> u64 {
         self.store.slots().fold(0u64, |d, i| {
             let n = self.store.node(i);
-            d.wrapping_add(content_digest(&n.path, &n.data))
+            d.wrapping_add(content_digest(n.path(), n.data()))
                 .wrapping_add(self.meta_digest(n))
         })
     }
@@ -252,7 +245,7 @@ impl DataTree {
     // ---- primitives used by apply and snapshot loading ----
 
     pub(crate) fn meta_digest(&self, n: &Node) -> u64 {
-        meta_digest(&n.path, &n.stat, self.acls.hash_of(n.acl))
+        meta_digest(n.path(), &n.stat, self.acls.hash_of(n.acl))
     }
 
     /// Adds a node (its ACL reference already taken) under `parent`,
@@ -260,11 +253,11 @@ impl DataTree {
     pub(crate) fn insert_node(&mut self, node: Node, parent: Option<u32>) -> u32 {
         self.digest = self
             .digest
-            .wrapping_add(content_digest(&node.path, &node.data))
+            .wrapping_add(content_digest(node.path(), node.data()))
             .wrapping_add(self.meta_digest(&node));
-        self.data_size += path::java_len(&node.path) + node.data.len() as u64;
+        self.data_size += path::java_len(node.path()) + node.data().len() as u64;
         let owner = node.stat.ephemeral_owner;
-        let p = node.path.clone();
+        let p: Box<str> = node.path().into();
         match EphemeralType::of(owner) {
             EphemeralType::Void => {}
             EphemeralType::Normal => {
@@ -286,27 +279,27 @@ impl DataTree {
         let node = self.store.remove(i, parent);
         self.digest = self
             .digest
-            .wrapping_sub(content_digest(&node.path, &node.data))
+            .wrapping_sub(content_digest(node.path(), node.data()))
             .wrapping_sub(self.meta_digest(&node));
         self.data_size = self
             .data_size
-            .saturating_sub(path::java_len(&node.path) + node.data.len() as u64);
+            .saturating_sub(path::java_len(node.path()) + node.data().len() as u64);
         let owner = node.stat.ephemeral_owner;
         match EphemeralType::of(owner) {
             EphemeralType::Void => {}
             EphemeralType::Normal => {
                 if let Some(s) = self.ephemerals.get_mut(&owner) {
-                    s.remove(&node.path);
+                    s.remove(node.path());
                     if s.is_empty() {
                         self.ephemerals.remove(&owner);
                     }
                 }
             }
             EphemeralType::Container => {
-                self.containers.remove(&node.path);
+                self.containers.remove(node.path());
             }
             EphemeralType::Ttl(_) => {
-                self.ttls.remove(&node.path);
+                self.ttls.remove(node.path());
             }
         }
         self.acls.release(node.acl);
@@ -332,11 +325,11 @@ impl DataTree {
     /// Replaces a node's data, keeping the digest and data size in step.
     pub(crate) fn replace_data(&mut self, i: u32, data: &[u8]) {
         let n = self.store.node(i);
-        let old = content_digest(&n.path, &n.data);
-        let new = content_digest(&n.path, data);
-        self.data_size = (self.data_size + data.len() as u64).saturating_sub(n.data.len() as u64);
+        let old = content_digest(n.path(), n.data());
+        let new = content_digest(n.path(), data);
+        self.data_size = (self.data_size + data.len() as u64).saturating_sub(n.data().len() as u64);
         self.digest = self.digest.wrapping_sub(old).wrapping_add(new);
-        self.store.node_mut(i).data = data.into();
+        self.store.node_mut(i).set_data(data);
     }
 }
 
@@ -355,7 +348,7 @@ pub(crate) fn client_stat(n: &Node) -> Stat {
         cversion: s.cversion.wrapping_mul(2).wrapping_sub(num_children),
         aversion: s.aversion,
         ephemeral_owner: client_owner(s.ephemeral_owner),
-        data_length: n.data.len() as i32,
+        data_length: n.data().len() as i32,
         num_children,
         pzxid: s.pzxid,
     }
