@@ -84,6 +84,7 @@ async fn run_all(o: &RunOptions) -> ExitCode {
         read_pct: o.read_pct,
         populate_next: Arc::new(AtomicU64::new(0)),
         populate_count: o.count,
+        create_until: 0,
     };
     if !o.json {
         println!(
@@ -98,9 +99,9 @@ async fn run_all(o: &RunOptions) -> ExitCode {
     for &w in &o.workloads {
         let result = match w {
             Workload::Watch => watch::run_watch(o, plan(w)).await,
-            Workload::Delete if state.created.is_empty() => {
-                match run::run_workload(o, plan(Workload::Create), &mut state, false).await {
-                    Ok(_) => run::run_workload(o, plan(w), &mut state, true).await,
+            Workload::Delete => {
+                match run::nodes_for_delete(o, plan(Workload::Create), &mut state).await {
+                    Ok(()) => run::run_workload(o, plan(w), &mut state, true).await,
                     Err(e) => Err(e),
                 }
             }

@@ -83,6 +83,8 @@ pub struct RunState {
     pub created: Vec<u64>,
     /// Whether the key set exists.
     pub keys_made: bool,
+    /// Creates per second of the last timed create run.
+    pub create_rate: f64,
 }
 
 /// A request in flight.
@@ -273,7 +275,7 @@ pub async fn run_workload(
 ) -> io::Result<Measured> {
     prepare(o, &plan, state).await?;
     let conns = connect_all(o, o.sessions).await?;
-    let finite = plan.workload == Workload::Populate;
+    let finite = plan.workload == Workload::Populate || plan.create_until > 0;
     let start = if finite || o.warmup.is_zero() {
         Phase::Measure
     } else {
@@ -294,8 +296,13 @@ pub async fn run_workload(
     } else {
         format!("{} (unrecorded)", plan.workload)
     };
-    let progress =
-        (!o.quiet).then(|| spawn_progress(label, ctl.clone(), finite.then_some(o.count)));
+    let progress = (!o.quiet).then(|| {
+        spawn_progress(
+            label,
+            ctl.clone(),
+            (plan.workload == Workload::Populate).then_some(o.count),
+        )
+    });
     let window = if finite {
         Window::open(o.server_pid, &ctl)
     } else {
@@ -331,7 +338,41 @@ pub async fn run_workload(
     if plan.workload == Workload::Delete {
         state.created.clear();
     }
-    Ok(window.into_measured(plan.workload, tally, lost, o.server_pid))
+    let m = window.into_measured(plan.workload, tally, lost, o.server_pid);
+    if plan.workload == Workload::Create && !finite {
+        state.create_rate = m.ops_per_s();
+    }
+    Ok(m)
+}
+
+/// Makes sure enough nodes exist for a delete run: if no create ran
+/// before, an unrecorded create as long as delete's warm-up and window;
+/// then tops each session up to `DELETE_HEADROOM` times what creates at the
+/// measured rate would make in that time (deletes run faster than creates,
+/// and a session out of work cuts the window short).
+pub async fn nodes_for_delete(
+    o: &RunOptions,
+    create: Plan,
+    state: &mut RunState,
+) -> io::Result<()> {
+    const DELETE_HEADROOM: f64 = 2.0;
+    let span = o.warmup + o.duration;
+    if state.created.is_empty() {
+        let mut first = o.clone();
+        first.warmup = Duration::ZERO;
+        first.duration = span;
+        run_workload(&first, create.clone(), state, false).await?;
+    }
+    let want = (DELETE_HEADROOM * state.create_rate * span.as_secs_f64() / o.sessions as f64).ceil()
+        as u64;
+    if state.created.iter().any(|&c| c < want) {
+        let top_up = Plan {
+            create_until: want,
+            ..create
+        };
+        run_workload(o, top_up, state, false).await?;
+    }
+    Ok(())
 }
 
 /// The measured window's bounds and readings.

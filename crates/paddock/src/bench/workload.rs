@@ -49,6 +49,8 @@ pub struct Plan {
     pub populate_next: Arc<AtomicU64>,
     /// Populate: how many to create.
     pub populate_count: u64,
+    /// Create: stop each session at this sequence number (0: never).
+    pub create_until: u64,
 }
 
 /// One session's generator.
@@ -100,6 +102,9 @@ impl Gen {
         let value = &self.plan.value;
         let xid = match self.plan.workload {
             Workload::Create => {
+                if self.plan.create_until > 0 && self.created >= self.plan.create_until {
+                    return None;
+                }
                 self.path.clear();
                 let _ = write!(self.path, "{base}/c{}/n{}", self.session, self.created);
                 self.created += 1;
@@ -217,6 +222,7 @@ mod tests {
             read_pct: 90,
             populate_next: Arc::new(AtomicU64::new(0)),
             populate_count: 3,
+            create_until: 0,
         }
     }
 

@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Summarise a bench/compare.sh output dir: one Markdown table with both
+servers and their ratios (paddock / ZooKeeper), the targets, and plot.tsv
+for `paddock bench plot`.
+
+Each number is the median over repetitions (for max latency too).
+Standard library only.
+
+usage: bench/report.py OUT_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+SERVERS = ("zookeeper", "paddock")
+SHORT = {"zookeeper": "ZK", "paddock": "paddock"}
+
+
+def load(out: Path):
+    runs = {s: {} for s in SERVERS}  # server -> workload -> [result]
+    for f in sorted(out.glob("rep*-*.json")):
+        doc = json.loads(f.read_text())
+        for r in doc["results"]:
+            runs[doc["label"]].setdefault(r["workload"], []).append(r)
+    for f in sorted(out.glob("populate*-*.json")):
+        doc = json.loads(f.read_text())
+        for r in doc["results"]:
+            runs[doc["label"]].setdefault("populate", []).append(r)
+    events = []
+    ev = out / "events.jsonl"
+    if ev.exists():
+        events = [json.loads(line) for line in ev.read_text().splitlines() if line.strip()]
+    return runs, events
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def metric(results, key):
+    if key.startswith("lat:"):
+        return med(r["latency_ms"][key[4:]] for r in results)
+    return med(r.get(key) for r in results)
+
+
+def fmt(v, digits=2):
+    if v is None:
+        return "-"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    return f"{v:.{digits}f}"
+
+
+def ratio(p, z):
+    if p is None or z in (None, 0):
+        return None
+    return p / z
+
+
+def workload_table(runs):
+    cols = [("ops/s", "ops_per_s"), ("p50 ms", "lat:p50"), ("p99 ms", "lat:p99"),
+            ("p99.9 ms", "lat:p999"), ("max ms", "lat:max"),
+            ("srv CPU µs/op", "server_cpu_us_per_op")]
+    head = ["workload"]
+    for name, _ in cols:
+        head += [f"ZK {name}", f"paddock {name}", "ratio"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    order = [w for w in ("create", "delete", "set", "get", "exists", "mixed", "churn",
+                         "watch", "populate") if w in runs["zookeeper"] or w in runs["paddock"]]
+    rows = {}
+    for w in order:
+        cells = [w]
+        for _, key in cols:
+            z = metric(runs["zookeeper"].get(w, []), key)
+            p = metric(runs["paddock"].get(w, []), key)
+            rows[(w, key)] = (z, p)
+            cells += [fmt(z), fmt(p), fmt(ratio(p, z))]
+        lines.append("| " + " | ".join(cells) + " |")
+    errors = []
+    for s in SERVERS:
+        for w, rs in runs[s].items():
+            e = sum(r["errors"] for r in rs)
+            lost = sum(r["lost_sessions"] for r in rs)
+            notes = {r["note"] for r in rs if r["note"]}
+            if e or lost or notes:
+                errors.append(f"- {SHORT[s]} {w}: {e} errors, {lost} lost sessions"
+                              + (f"; notes: {'; '.join(sorted(notes))}" if notes else ""))
+    return lines, rows, errors
+
+
+def event_values(events, server, name, key):
+    return [e[key] for e in events if e["server"] == server and e["event"] == name and key in e]
+
+
+def server_table(runs, events, rows):
+    lines = ["| metric | ZK | paddock | paddock/ZK | target | met |", "|---|---|---|---|---|---|"]
+
+    def add(name, z, p, target, ok):
+        r = ratio(p, z)
+        met = "-" if ok is None else ("yes" if ok else "**no**")
+        lines.append(f"| {name} | {fmt(z)} | {fmt(p)} | {fmt(r, 3)} | {target} | {met} |")
+
+    for w in [k[0] for k in rows if k[1] == "ops_per_s"]:
+        z, p = rows[(w, "ops_per_s")]
+        add(f"{w}: throughput ops/s", z, p, ">= 2x", None if None in (z, p) else p >= 2 * z)
+    for w in [k[0] for k in rows if k[1] == "lat:p99"]:
+        z, p = rows[(w, "lat:p99")]
+        add(f"{w}: p99 ms", z, p, "<= 1/3", None if None in (z, p) else p * 3 <= z)
+    for w in [k[0] for k in rows if k[1] == "server_cpu_us_per_op"]:
+        z, p = rows[(w, "server_cpu_us_per_op")]
+        add(f"{w}: server CPU µs/op", z, p, "<= 1/3", None if None in (z, p) else p * 3 <= z)
+    z = max(event_values(events, "zookeeper", "peak", "hwm_kib"), default=None)
+    p = max(event_values(events, "paddock", "peak", "hwm_kib"), default=None)
+    add("peak RSS MiB (after the workloads)", z and z / 1024, p and p / 1024, "<= 1/10",
+        None if None in (z, p) else p * 10 <= z)
+    z = med(event_values(events, "zookeeper", "startup", "ms"))
+    p = med(event_values(events, "paddock", "startup", "ms"))
+    add("exec to serving, empty dir, ms", z, p, "paddock <= 20 ms",
+        None if p is None else p <= 20)
+    sizes = sorted({int(e["event"][len("recovery"):]) for e in events
+                    if e["event"].startswith("recovery")})
+    for n in sizes:
+        z = med(event_values(events, "zookeeper", f"recovery{n}", "ms"))
+        p = med(event_values(events, "paddock", f"recovery{n}", "ms"))
+        target, ok = ("-", None)
+        if n >= 1_000_000:
+            target, ok = "paddock < 1000 ms", None if p is None else p < 1000
+        add(f"recovery of {n:,} znodes, exec to serving ms", z, p, target, ok)
+        z = max(event_values(events, "zookeeper", f"recovered{n}", "hwm_kib"), default=None)
+        p = max(event_values(events, "paddock", f"recovered{n}", "hwm_kib"), default=None)
+        add(f"RSS MiB after recovering {n:,} znodes", z and z / 1024, p and p / 1024,
+            "-", None)
+        z = max(event_values(events, "zookeeper", f"populated{n}", "hwm_kib"), default=None)
+        p = max(event_values(events, "paddock", f"populated{n}", "hwm_kib"), default=None)
+        add(f"peak RSS MiB populating {n:,} znodes", z and z / 1024, p and p / 1024, "-", None)
+        z = max(event_values(events, "zookeeper", f"disk{n}", "kib"), default=None)
+        p = max(event_values(events, "paddock", f"disk{n}", "kib"), default=None)
+        add(f"data dir MiB with {n:,} znodes", z and z / 1024, p and p / 1024, "-", None)
+    return lines
+
+
+def plot_tsv(runs, path: Path):
+    with path.open("w") as f:
+        f.write("workload\tserver\tops_per_s\tp50_ms\tp99_ms\tp999_ms\n")
+        for s in SERVERS:
+            for w, rs in runs[s].items():
+                vals = [metric(rs, k) for k in ("ops_per_s", "lat:p50", "lat:p99", "lat:p999")]
+                f.write("\t".join([w, s] + [f"{v or 0:.6f}" for v in vals]) + "\n")
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    out = Path(sys.argv[1])
+    runs, events = load(out)
+    machine = (out / "machine.txt").read_text() if (out / "machine.txt").exists() else ""
+    reps = max((len(v) for s in SERVERS for w, v in runs[s].items() if w != "populate"), default=0)
+    print(f"### Machine\n\n```\n{machine.strip()}\n```\n")
+    first = next(iter(sorted(out.glob("rep*-*.json"))), None)
+    if first:
+        d = json.loads(first.read_text())
+        print(f"{d['sessions']} sessions x depth {d['depth']}, {d['value_size']} B values, "
+              f"{d['keys']} keys, {d['watchers']} watchers; warm-up {d['warmup_s']} s, "
+              f"window {d['duration_s']} s; median of {reps} repetitions.\n")
+    lines, rows, errors = workload_table(runs)
+    print("### Workloads (ratio = paddock / ZK)\n")
+    print("\n".join(lines))
+    if errors:
+        print("\nErrors and notes:\n")
+        print("\n".join(errors))
+    print("\n### Against the targets\n")
+    print("\n".join(server_table(runs, events, rows)))
+    plot_tsv(runs, out / "plot.tsv")
+
+
+if __name__ == "__main__":
+    main()
