@@ -33,6 +33,7 @@ pub mod acl;
 mod apply;
 pub mod ephemeral;
 mod hash;
+pub mod import;
 pub mod path;
 mod prep;
 pub mod quota;

@@ -1,0 +1,259 @@
+//! Building a [`DataTree`] node by node from another store's snapshot (used
+//! by `paddock data import` to load an Apache ZooKeeper snapshot).
+//!
+//! The caller adds nodes parent first (the order a ZooKeeper snapshot
+//! holds them in), with their stored stat exactly as ZooKeeper persisted it
+//! (`StatPersisted`: `cversion` is the count of child creates, as paddock
+//! stores it), then sessions, then calls [`TreeBuilder::finish`]. Every index
+//! the tree keeps (digest, data size, ephemerals by session, containers, TTL
+//! nodes, quota paths, ACL reference counts) is maintained as nodes go in,
+//! so the result is indistinguishable from a tree loaded from a paddock
+//! snapshot.
+
+use proto::Acl;
+use thiserror::Error;
+
+use crate::path;
+use crate::store::{Node, StatPersisted};
+use crate::tree::DataTree;
+
+/// A node's persisted metadata, as ZooKeeper's `StatPersisted` holds it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportedStat {
+    /// Zxid of the create.
+    pub czxid: i64,
+    /// Zxid of the last data change.
+    pub mzxid: i64,
+    /// Zxid of the last child change.
+    pub pzxid: i64,
+    /// Create time (ms since the epoch).
+    pub ctime: i64,
+    /// Last data change time.
+    pub mtime: i64,
+    /// Data version.
+    pub version: i32,
+    /// Stored child version: the number of child creates.
+    pub cversion: i32,
+    /// ACL version.
+    pub aversion: i32,
+    /// Stored owner: a session id, 0, or a container/TTL marker.
+    pub ephemeral_owner: i64,
+}
+
+/// Why a node could not be added, or the tree could not be finished.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BuildError {
+    /// The first node was not the root, or the root came twice.
+    #[error("the root node must come first and only once (got {path:?})")]
+    Root {
+        /// The path seen.
+        path: String,
+    },
+    /// A path that is not absolute, or ends with `/`.
+    #[error("invalid node path {path:?}")]
+    BadPath {
+        /// The path seen.
+        path: String,
+    },
+    /// A node whose parent was not added before it.
+    #[error("node {path:?} comes before its parent")]
+    MissingParent {
+        /// The path seen.
+        path: String,
+    },
+    /// The same path twice.
+    #[error("node {path:?} appears twice")]
+    Duplicate {
+        /// The path seen.
+        path: String,
+    },
+    /// No root node was added.
+    #[error("the snapshot holds no root node")]
+    NoRoot,
+}
+
+/// Builds a tree from nodes given parent first.
+#[derive(Debug)]
+pub struct TreeBuilder {
+    tree: DataTree,
+}
+
+impl Default for TreeBuilder {
+    fn default() -> Self {
+        TreeBuilder::new()
+    }
+}
+
+impl TreeBuilder {
+    /// A builder holding no node at all.
+    pub fn new() -> TreeBuilder {
+        TreeBuilder {
+            tree: DataTree::empty(),
+        }
+    }
+
+    /// Number of nodes added so far.
+    pub fn len(&self) -> usize {
+        self.tree.store.len()
+    }
+
+    /// Whether no node was added yet.
+    pub fn is_empty(&self) -> bool {
+        self.tree.store.len() == 0
+    }
+
+    /// Adds a node. The root (`"/"`) must come first; every other node
+    /// after its parent. `acl` is the node's full ACL list.
+    pub fn add_node(
+        &mut self,
+        path: &str,
+        data: &[u8],
+        acl: &[Acl],
+        stat: ImportedStat,
+    ) -> Result<(), BuildError> {
+        let parent = self.locate(path)?;
+        let t = &mut self.tree;
+        let acl = t.acls.intern(acl);
+        let stat = StatPersisted {
+            czxid: stat.czxid,
+            mzxid: stat.mzxid,
+            pzxid: stat.pzxid,
+            ctime: stat.ctime,
+            mtime: stat.mtime,
+            version: stat.version,
+            cversion: stat.cversion,
+            aversion: stat.aversion,
+            ephemeral_owner: stat.ephemeral_owner,
+        };
+        let node = Node::new(path, data, stat, acl);
+        t.insert_node(node, parent);
+        Ok(())
+    }
+
+    /// The parent slot of a new node (none for the root).
+    fn locate(&self, p: &str) -> Result<Option<u32>, BuildError> {
+        let store = &self.tree.store;
+        let err_path = || p.to_string();
+        if store.len() == 0 || p == "/" {
+            return if p == "/" && store.len() == 0 {
+                Ok(None)
+            } else {
+                Err(BuildError::Root { path: err_path() })
+            };
+        }
+        if !p.starts_with('/') || p.ends_with('/') || p.contains("//") {
+            return Err(BuildError::BadPath { path: err_path() });
+        }
+        if store.find(p).is_some() {
+            return Err(BuildError::Duplicate { path: err_path() });
+        }
+        let parent = path::parent(p).ok_or_else(|| BuildError::BadPath { path: err_path() })?;
+        match store.find(parent) {
+            Some(i) => Ok(Some(i)),
+            None => Err(BuildError::MissingParent { path: err_path() }),
+        }
+    }
+
+    /// Records an open session and its timeout.
+    pub fn add_session(&mut self, id: i64, timeout_ms: i32) {
+        self.tree.sessions.insert(id, timeout_ms);
+    }
+
+    /// The finished tree, its last applied zxid set to `last_zxid`. A tree
+    /// from a ZooKeeper older than 3.5 gets the `/zookeeper/config` node
+    /// that later versions (and paddock) always have.
+    pub fn finish(mut self, last_zxid: i64) -> Result<DataTree, BuildError> {
+        let t = &mut self.tree;
+        if t.store.find("/").is_none() {
+            return Err(BuildError::NoRoot);
+        }
+        if let (Some(zk), None) = (
+            t.store.find("/zookeeper"),
+            t.store.find("/zookeeper/config"),
+        ) {
+            let acl = t.acls.intern(&Acl::read_unsafe());
+            let stat = StatPersisted {
+                aversion: -1,
+                ..StatPersisted::default()
+            };
+            let node = Node::new("/zookeeper/config", b"", stat, acl);
+            t.insert_node(node, Some(zk));
+        }
+        t.last_zxid = last_zxid;
+        t.rebuild_quotas();
+        debug_assert_eq!(t.digest, t.compute_digest());
+        Ok(self.tree)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(czxid: i64, owner: i64) -> ImportedStat {
+        ImportedStat {
+            czxid,
+            mzxid: czxid,
+            pzxid: czxid,
+            ctime: 1000,
+            mtime: 1000,
+            ephemeral_owner: owner,
+            ..ImportedStat::default()
+        }
+    }
+
+    fn base() -> TreeBuilder {
+        let mut b = TreeBuilder::new();
+        let open = Acl::open_unsafe();
+        b.add_node("/", b"", &open, ImportedStat::default())
+            .unwrap();
+        b.add_node("/zookeeper", b"", &open, ImportedStat::default())
+            .unwrap();
+        b.add_node("/zookeeper/quota", b"", &open, ImportedStat::default())
+            .unwrap();
+        b
+    }
+
+    #[test]
+    fn builds_a_tree_equal_to_its_snapshot_round_trip() {
+        let mut b = base();
+        let open = Acl::open_unsafe();
+        b.add_node("/a", b"hello", &open, stat(2, 0)).unwrap();
+        b.add_node("/a/e", b"", &open, stat(3, 0x55)).unwrap();
+        b.add_session(0x55, 30000);
+        let t = b.finish(3).unwrap();
+        assert_eq!(t.last_zxid(), 3);
+        assert_eq!(t.ephemerals_of(0x55), vec!["/a/e".to_string()]);
+        assert_eq!(t.session_timeout_ms(0x55), Some(30000));
+        assert_eq!(t.digest(), t.compute_digest());
+        assert_eq!(t.stat("/zookeeper/config").unwrap().aversion, -1);
+        let mut bytes = Vec::new();
+        t.serialize(&mut bytes).unwrap();
+        let back = DataTree::deserialize(&mut bytes.as_slice()).unwrap();
+        assert_eq!(back.digest(), t.digest());
+        assert_eq!(back.data("/a").unwrap().0, b"hello");
+    }
+
+    #[test]
+    fn rejects_bad_order() {
+        let mut b = TreeBuilder::new();
+        let open = Acl::open_unsafe();
+        assert!(matches!(
+            b.add_node("/a", b"", &open, stat(1, 0)),
+            Err(BuildError::Root { .. })
+        ));
+        let mut b = base();
+        assert!(matches!(
+            b.add_node("/x/y", b"", &open, stat(1, 0)),
+            Err(BuildError::MissingParent { .. })
+        ));
+        assert!(matches!(
+            b.add_node("/zookeeper", b"", &open, stat(1, 0)),
+            Err(BuildError::Duplicate { .. })
+        ));
+        assert!(matches!(
+            TreeBuilder::new().finish(0),
+            Err(BuildError::NoRoot)
+        ));
+    }
+}
