@@ -611,6 +611,10 @@ def _collect_zxids(obj, acc):
 
 
 SORTED_RESULTS = {"children", "getephemerals"}
+# Steps whose events come from one server-side action touching several paths
+# in an unspecified order (ZooKeeper deletes a closed session's ephemerals in
+# hash-set order): compare their events as sets.
+UNORDERED_EVENTS = {"close", "await_gone"}
 
 
 def normalize(script, records, sid_labels):
@@ -649,6 +653,8 @@ def normalize(script, records, sid_labels):
     out = []
     for step, rec in zip(script, records):
         r = norm(rec)
+        if step[0] in UNORDERED_EVENTS:
+            r["events"] = {k: sorted(v) for k, v in r.get("events", {}).items()}
         if "result" in r:
             if step[0] in SORTED_RESULTS and isinstance(r["result"], list):
                 r["result"] = sorted(r["result"])
@@ -715,6 +721,19 @@ def field_diff(a, b, path="$"):
     return [] if a == b else [f"{path}: {json.dumps(a)[:120]} != {json.dumps(b)[:120]}"]
 
 
+def divergence_list(script, ref, got, limit=20):
+    """One line per differing step (first `limit`): index, step, first field diff."""
+    out = []
+    for i, (a, b) in enumerate(zip(ref, got)):
+        if a != b:
+            d = field_diff(a, b)
+            out.append(f"  [{i}] {describe(script[i])[:90]}: {d[0] if d else '?'}")
+            if len(out) >= limit:
+                out.append("  ...")
+                break
+    return "\n".join(out)
+
+
 def count_mismatches(ref, got):
     return sum(1 for a, b in zip(ref, got) if a != b) + abs(len(ref) - len(got))
 
@@ -731,6 +750,8 @@ def main(argv):
         print(f"identical: {len(script)} steps")
         return 0
     print(report)
+    print("differing steps:")
+    print(divergence_list(script, ref, got))
     print(f"{count_mismatches(ref, got)} of {len(script)} steps differ")
     return 1
 

@@ -1,9 +1,12 @@
 """ACLs: digest auth, world/auth/ip schemes, per-permission checks, super user."""
 
+import threading
+
 import pytest
 from kazoo.exceptions import (
     AuthFailedError, BadVersionError, InvalidACLError, NoAuthError,
 )
+from kazoo.protocol.states import EventType
 from kazoo.security import (
     ACL, CREATOR_ALL_ACL, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, Id, Permissions, make_acl,
     make_digest_acl, make_digest_acl_credential,
@@ -170,6 +173,33 @@ def test_unknown_auth_scheme_fails(make_client):
     c = make_client()
     with pytest.raises(AuthFailedError):
         c.add_auth("nosuchscheme", "whatever")
+
+
+def test_watch_events_need_read_permission(zk, make_client, base):
+    """ZooKeeper 3.8 only delivers a watch event to a session that may READ
+    the znode (the deleted/changed node itself, or the created one); exists()
+    itself is not ACL-checked, so the watch can be set but never fires."""
+    hidden = zk.create(base + "/hidden", acl=[make_digest_acl("u1", "p1", all=True)])
+    no_read = zk.create(base + "/no-read", acl=[make_acl("world", "anyone", write=True,
+                                                         delete=True, create=True)])
+    watcher = make_client()
+    events = []
+    got = threading.Event()
+
+    def rec(ev):
+        if ev.type != EventType.NONE:
+            events.append((ev.type, ev.path))
+            got.set()
+
+    assert watcher.exists(hidden, watch=rec) is not None
+    assert watcher.exists(no_read, watch=rec) is not None
+    assert watcher.exists(base + "/open", watch=rec) is None
+    zk.delete(hidden)
+    zk.set(no_read, b"changed")
+    zk.create(base + "/open")  # readable: this one is delivered
+    assert got.wait(10)
+    # Events arrive in order, so the earlier two would have come first.
+    assert events[0] == (EventType.CREATED, base + "/open"), events
 
 
 def test_acl_in_multi(zk, base):

@@ -21,6 +21,13 @@ def test_4lw_whitelist(fresh_server):
         assert srv.four_letter(w) == f"{w} is not executed because it is not in the whitelist.\n"
 
 
+def test_default_4lw_whitelist_is_srvr_only(fresh_server):
+    srv = fresh_server(extra_cfg={"4lw.commands.whitelist": None})
+    assert "Mode: standalone" in srv.four_letter("srvr")
+    for w in ["ruok", "stat", "mntr", "conf", "isro"]:
+        assert srv.four_letter(w) == f"{w} is not executed because it is not in the whitelist.\n"
+
+
 def test_max_client_cnxns_per_ip(fresh_server):
     srv = fresh_server(extra_cfg={"maxClientCnxns": "3"})
     conns = [zkwire.RawClient(srv.host, srv.port) for _ in range(3)]
@@ -87,6 +94,7 @@ def test_bad_config_exits_nonzero(server_kind, bad):
 @pytest.mark.paddock_only
 def test_paddock_without_config_serves_on_2181(server_kind, tmp_path):
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # ignore TIME_WAIT leftovers
         try:
             s.bind(("127.0.0.1", 2181))
         except OSError:
@@ -100,12 +108,17 @@ def test_paddock_without_config_serves_on_2181(server_kind, tmp_path):
         while True:
             assert p.poll() is None, (tmp_path / "server.log").read_text()
             try:
-                if zkservers.four_letter("127.0.0.1", 2181, "ruok", 1.0) == "imok":
+                # ZooKeeper's default whitelist is just "srvr"
+                if "Mode: standalone" in zkservers.four_letter("127.0.0.1", 2181, "srvr", 1.0):
                     break
             except OSError:
                 pass
-            assert time.monotonic() < end, "no imok on 2181"
+            assert time.monotonic() < end, "no srvr reply on 2181"
             time.sleep(0.05)  # poll interval
+        # with no whitelist configured, other words are refused like ZooKeeper does
+        assert zkservers.four_letter("127.0.0.1", 2181, "stat", 2.0) == \
+            "stat is not executed because it is not in the whitelist.\n"
+        assert (tmp_path / "data").is_dir(), "default data dir is ./data"
     finally:
         p.terminate()
         try:

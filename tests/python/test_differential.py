@@ -69,7 +69,9 @@ def test_paddock_matches_zookeeper(script, reference):
         write_transcript(os.path.join(out, "zookeeper.txt"), script, reference)
         write_transcript(os.path.join(out, "paddock.txt"), script, got)
         n = zkdiff.count_mismatches(reference, got)
-        pytest.fail(f"{report}\n{n} of {len(script)} steps differ; full transcripts: "
+        pytest.fail(f"{report}\ndiffering steps (later ones may follow from earlier ones):\n"
+                    f"{zkdiff.divergence_list(script, reference, got)}\n"
+                    f"{n} of {len(script)} steps differ; full transcripts: "
                     f"diff -u {out}/zookeeper.txt {out}/paddock.txt\n"
                     f"paddock log: {srv.log_path}", pytrace=False)
     srv.destroy()

@@ -4,6 +4,7 @@ TreeCache."""
 
 import queue
 import threading
+import time
 
 import pytest
 from kazoo.exceptions import LockTimeout
@@ -157,6 +158,11 @@ def test_election(make_client, base):
     threads = [threading.Thread(target=contender(i), daemon=True) for i in range(3)]
     for t in threads:
         t.start()
+    observer = clients[0].Election(base + "/election")
+    end = time.monotonic() + WAIT
+    while len(observer.contenders()) < 3:  # everyone has joined
+        assert time.monotonic() < end, "contenders did not all join"
+        time.sleep(0.05)  # poll interval
     order = []
     for _ in range(3):
         leader = leaders.get(timeout=WAIT)

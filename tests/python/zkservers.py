@@ -148,7 +148,7 @@ class ManagedServer:
             "4lw.commands.whitelist": "*",
         }
         cfg.update(self.extra_cfg)
-        return cfg
+        return {k: v for k, v in cfg.items() if v is not None}  # None: leave the key out
 
     def write_cfg(self) -> None:
         with open(self.cfg_path, "w") as f:
@@ -186,7 +186,8 @@ class ManagedServer:
         return self
 
     def wait_ready(self, deadline: float = START_DEADLINE) -> None:
-        """Poll `ruok` until it answers `imok`, the process dies or time runs out."""
+        """Poll until `ruok` answers `imok` (and `srvr` shows a serving server),
+        the process dies, or time runs out."""
         end = time.monotonic() + deadline
         last = None
         while time.monotonic() < end:
@@ -197,10 +198,13 @@ class ManagedServer:
             try:
                 # ZooKeeper answers ruok before its request pipeline is up;
                 # srvr says "not currently serving requests" until it is.
-                if (four_letter(self.host, self.port, "ruok", timeout=1.0) == "imok"
-                        and "not currently serving" not in four_letter(
-                            self.host, self.port, "srvr", timeout=1.0)):
-                    return
+                # Either word may be off the 4lw whitelist ("... is not
+                # executed because it is not in the whitelist").
+                r = four_letter(self.host, self.port, "ruok", timeout=1.0)
+                if r == "imok" or "not in the whitelist" in r:
+                    st = four_letter(self.host, self.port, "srvr", timeout=1.0)
+                    if "Mode:" in st or "not in the whitelist" in st:
+                        return
             except OSError as e:
                 last = e
             time.sleep(0.05)  # poll interval, not synchronisation
@@ -298,6 +302,7 @@ class PaddockServer(ManagedServer):
     def env(self) -> dict:
         e = super().env()
         e.setdefault("RUST_BACKTRACE", "1")
+        e.setdefault("NO_COLOR", "1")  # plain log files
         return e
 
     def start(self, deadline: float = START_DEADLINE):
