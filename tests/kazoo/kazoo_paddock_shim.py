@@ -163,5 +163,9 @@ def pytest_report_header(config):
 
 
 def pytest_unconfigure(config):
+    # Clients some tests leave running would log their reconnect attempts to
+    # stderr after the summary once the server is gone: silence them.
+    import logging
+    logging.getLogger("kazoo").setLevel(logging.CRITICAL)
     if _CLUSTER is not None:
         _CLUSTER.really_terminate()

@@ -63,6 +63,12 @@ def _start(kind, **kw):
     return srv
 
 
+def pytest_unconfigure(config):
+    # Keep kazoo clients still reconnecting at exit from logging after the summary.
+    import logging
+    logging.getLogger("kazoo").setLevel(logging.CRITICAL)
+
+
 @pytest.fixture(scope="session")
 def paddock_server():
     srv = _start("paddock")
