@@ -43,8 +43,8 @@ pub(crate) fn hash_words(words: &[u64], seed: u64) -> u64 {
 }
 
 /// The hash tables' hash of a path.
-pub(crate) fn path_hash(path: &str) -> u64 {
-    hash_bytes(path.as_bytes(), 0x7061_7468)
+pub(crate) fn path_hash(path: &[u8]) -> u64 {
+    hash_bytes(path, 0x7061_7468)
 }
 
 #[cfg(test)]

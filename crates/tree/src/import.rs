@@ -10,12 +10,14 @@
 //! so the result is indistinguishable from a tree loaded from a paddock
 //! snapshot.
 
-use proto::Acl;
+use proto::txn::{Txn, TxnEntry};
+use proto::{Acl, ErrorCode, OpCode};
 use thiserror::Error;
 
 use crate::path;
 use crate::store::{Node, StatPersisted};
 use crate::tree::DataTree;
+use crate::ApplyResult;
 
 /// A node's persisted metadata, as ZooKeeper's `StatPersisted` holds it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -186,6 +188,47 @@ impl TreeBuilder {
     }
 }
 
+impl DataTree {
+    /// Applies a txn logged by Apache ZooKeeper while replaying the log over
+    /// a fuzzy ZooKeeper snapshot, as ZooKeeper's restore does
+    /// (`DataTree.processTxn`): besides [`DataTree::apply`], a `create`
+    /// (opcode 1) that fails with NodeExists still raises the parent's
+    /// cversion and pzxid to the txn's (`setCversionPzxid`), because the
+    /// node may have been deleted and created again after the parent was
+    /// written to the snapshot.
+    pub fn apply_restoring(&mut self, entry: &TxnEntry) -> ApplyResult {
+        let result = self.apply(entry);
+        if entry.header.op == OpCode::Create as i32 && result.result == Err(ErrorCode::NodeExists) {
+            if let Txn::Create(c) = &entry.txn {
+                if let Some(parent) = path::parent(&c.path) {
+                    self.set_cversion_pzxid(parent, c.parent_cversion, entry.header.zxid);
+                }
+            }
+        }
+        result
+    }
+
+    /// ZooKeeper's `setCversionPzxid`: `cversion` -1 means one more than
+    /// now; only ever raises the cversion.
+    fn set_cversion_pzxid(&mut self, path: &str, cversion: i32, zxid: i64) {
+        let Some(i) = self.store.find(path) else {
+            return;
+        };
+        let current = self.store.node(i).stat.cversion;
+        let new = if cversion == -1 {
+            current.wrapping_add(1)
+        } else {
+            cversion
+        };
+        if new > current {
+            self.update_meta(i, |n| {
+                n.stat.cversion = new;
+                n.stat.pzxid = zxid;
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +275,39 @@ mod tests {
         let back = DataTree::deserialize(&mut bytes.as_slice()).unwrap();
         assert_eq!(back.digest(), t.digest());
         assert_eq!(back.data("/a").unwrap().0, b"hello");
+    }
+
+    #[test]
+    fn replayed_create_of_existing_node_raises_parent_cversion() {
+        use proto::txn::{CreateTxn, TxnHeader};
+        let mut b = base();
+        let open = Acl::open_unsafe();
+        b.add_node("/a", b"", &open, stat(2, 0)).unwrap();
+        b.add_node("/a/x", b"", &open, stat(3, 0)).unwrap();
+        let mut t = b.finish(3).unwrap();
+        let create = |zxid, cv| TxnEntry {
+            header: TxnHeader {
+                client_id: 1,
+                cxid: 1,
+                zxid,
+                time: 5,
+                op: OpCode::Create as i32,
+            },
+            txn: Txn::Create(CreateTxn {
+                path: "/a/x".into(),
+                data: vec![],
+                acl: Acl::open_unsafe(),
+                ephemeral: false,
+                parent_cversion: cv,
+            }),
+        };
+        let r = t.apply_restoring(&create(9, 4));
+        assert_eq!(r.result, Err(ErrorCode::NodeExists));
+        let s = t.stat("/a").unwrap();
+        assert_eq!((s.cversion, s.pzxid), (4 * 2 - 1, 9));
+        t.apply_restoring(&create(10, 2));
+        assert_eq!(t.stat("/a").unwrap().pzxid, 9, "never lowered");
+        assert_eq!(t.digest(), t.compute_digest());
     }
 
     #[test]

@@ -166,7 +166,7 @@ impl Prepper {
             }
             Request::Multi(ops) => (OpCode::Multi as i32, Ok(prep_multi(&mut view, ops, ctx))),
             Request::Reconfig(_) => (OpCode::Reconfig as i32, Err(ErrorCode::ReconfigDisabled)),
-            Request::Create(c) => (c.op as i32, prep_create(&mut view, c, c.op, ctx)),
+            Request::Create(c) => (c.op as i32, prep_create(&mut view, c, c.op, c.ttl, ctx)),
             _ => (req.op(), prep_one(&mut view, req, ctx)),
         };
         let local = std::mem::take(&mut view.local);
@@ -328,7 +328,7 @@ fn prep_one(view: &mut View, req: &Request, ctx: &PrepContext) -> Result<Txn, Er
         Request::SetData(r) => prep_set_data(view, &r.path, &r.data, r.version, ctx),
         Request::SetAcl(r) => prep_set_acl(view, &r.path, &r.acl, r.version, ctx),
         Request::Check(r) => prep_check(view, &r.path, r.version, ctx),
-        Request::Create(c) => prep_create(view, c, c.op, ctx),
+        Request::Create(c) => prep_create(view, c, c.op, c.ttl, ctx),
         _ => Err(ErrorCode::Unimplemented),
     }
 }
@@ -380,10 +380,11 @@ fn prep_create(
     view: &mut View,
     c: &CreateOp,
     op: OpCode,
+    ttl: i64,
     ctx: &PrepContext,
 ) -> Result<Txn, ErrorCode> {
     let m = parse_mode(c.flags)?;
-    let ttl = if op == OpCode::CreateTtl { c.ttl } else { -1 };
+    let ttl = if op == OpCode::CreateTtl { ttl } else { -1 };
     check_ttl(op, &m, ttl)?;
     if c.path.contains('\0') {
         return Err(ErrorCode::BadArguments);
@@ -605,12 +606,7 @@ fn prep_multi_op(view: &mut View, op: &Request, ctx: &PrepContext) -> Result<Txn
             } else {
                 -1
             };
-            let c = CreateOp {
-                op: kind,
-                ttl,
-                ..c.clone()
-            };
-            prep_create(view, &c, kind, ctx)
+            prep_create(view, c, kind, ttl, ctx)
         }
         Request::Delete(_) | Request::SetData(_) | Request::Check(_) => prep_one(view, op, ctx),
         _ => Err(ErrorCode::BadArguments),

@@ -82,7 +82,7 @@ impl Store {
     pub fn find(&self, path: &str) -> Option<u32> {
         let slab = &self.slab;
         self.index
-            .find(path_hash(path), |&i| {
+            .find(path_hash(path.as_bytes()), |&i| {
                 slab[i as usize]
                     .as_ref()
                     .is_some_and(|n| n.path_bytes() == path.as_bytes())
@@ -117,7 +117,7 @@ impl Store {
 
     /// Adds `node` (its path must be new) and links it under `parent`.
     pub fn insert(&mut self, node: Node, parent: Option<u32>) -> u32 {
-        let h = path_hash(node.path());
+        let h = path_hash(node.path_bytes());
         let i = match self.free.pop() {
             Some(i) => {
                 self.slab[i as usize] = Some(node);
@@ -146,7 +146,7 @@ impl Store {
     /// Removes slot `i` (which must have no children), unlinking it from
     /// `parent`.
     pub fn remove(&mut self, i: u32, parent: Option<u32>) -> Node {
-        let h = path_hash(self.node(i).path());
+        let h = path_hash(self.node(i).path_bytes());
         if let Some(p) = parent {
             let n = self.node_mut(p);
             if let Some(set) = n.children.as_mut() {
@@ -185,5 +185,5 @@ impl Store {
 
 /// The table hash of slot `j` (rehashing when a table grows).
 fn slot_hash(slab: &[Option<Node>], j: u32) -> u64 {
-    path_hash(slab[j as usize].as_ref().map_or("", |n| n.path()))
+    path_hash(slab[j as usize].as_ref().map_or(&[], |n| n.path_bytes()))
 }

@@ -237,7 +237,7 @@ impl DataTree {
     pub fn compute_digest(&self) -> u64 {
         self.store.slots().fold(0u64, |d, i| {
             let n = self.store.node(i);
-            d.wrapping_add(content_digest(n.path(), n.data()))
+            d.wrapping_add(content_digest(n.path_bytes(), n.data()))
                 .wrapping_add(self.meta_digest(n))
         })
     }
@@ -245,7 +245,7 @@ impl DataTree {
     // ---- primitives used by apply and snapshot loading ----
 
     pub(crate) fn meta_digest(&self, n: &Node) -> u64 {
-        meta_digest(n.path(), &n.stat, self.acls.hash_of(n.acl))
+        meta_digest(n.path_bytes(), &n.stat, self.acls.hash_of(n.acl))
     }
 
     /// Adds a node (its ACL reference already taken) under `parent`,
@@ -253,7 +253,7 @@ impl DataTree {
     pub(crate) fn insert_node(&mut self, node: Node, parent: Option<u32>) -> u32 {
         self.digest = self
             .digest
-            .wrapping_add(content_digest(node.path(), node.data()))
+            .wrapping_add(content_digest(node.path_bytes(), node.data()))
             .wrapping_add(self.meta_digest(&node));
         self.data_size += path::java_len(node.path()) + node.data().len() as u64;
         let owner = node.stat.ephemeral_owner;
@@ -279,7 +279,7 @@ impl DataTree {
         let node = self.store.remove(i, parent);
         self.digest = self
             .digest
-            .wrapping_sub(content_digest(node.path(), node.data()))
+            .wrapping_sub(content_digest(node.path_bytes(), node.data()))
             .wrapping_sub(self.meta_digest(&node));
         self.data_size = self
             .data_size
@@ -325,8 +325,8 @@ impl DataTree {
     /// Replaces a node's data, keeping the digest and data size in step.
     pub(crate) fn replace_data(&mut self, i: u32, data: &[u8]) {
         let n = self.store.node(i);
-        let old = content_digest(n.path(), n.data());
-        let new = content_digest(n.path(), data);
+        let old = content_digest(n.path_bytes(), n.data());
+        let new = content_digest(n.path_bytes(), data);
         self.data_size = (self.data_size + data.len() as u64).saturating_sub(n.data().len() as u64);
         self.digest = self.digest.wrapping_sub(old).wrapping_add(new);
         self.store.node_mut(i).set_data(data);
@@ -355,15 +355,15 @@ pub(crate) fn client_stat(n: &Node) -> Stat {
 }
 
 /// The digest part that changes only with data.
-fn content_digest(path: &str, data: &[u8]) -> u64 {
-    hash_words(&[hash_bytes(path.as_bytes(), 11), hash_bytes(data, 12)], 13)
+fn content_digest(path: &[u8], data: &[u8]) -> u64 {
+    hash_words(&[hash_bytes(path, 11), hash_bytes(data, 12)], 13)
 }
 
 /// The digest part that changes with the stat or ACL.
-fn meta_digest(path: &str, s: &StatPersisted, acl_hash: u64) -> u64 {
+fn meta_digest(path: &[u8], s: &StatPersisted, acl_hash: u64) -> u64 {
     hash_words(
         &[
-            hash_bytes(path.as_bytes(), 21),
+            hash_bytes(path, 21),
             s.czxid as u64,
             s.mzxid as u64,
             s.pzxid as u64,

@@ -1,5 +1,6 @@
 //! Unit tests: one per operation and error, through prepare + apply.
 
+mod apply_fuzz;
 mod golden;
 mod harness;
 mod model;

@@ -199,9 +199,12 @@ impl Model {
         time: i64,
         events: &mut Vec<WatchEvent>,
     ) -> Result<(String, Stat), ErrorCode> {
-        let plain = (0..=3).contains(&c.flags);
+        let plain = (0..=3).contains(&c.flags) && c.op != OpCode::CreateTtl;
         let container = c.op == OpCode::CreateContainer && c.flags == mode::CONTAINER;
-        if !plain && !container {
+        let ttl = c.op == OpCode::CreateTtl
+            && (5..=6).contains(&c.flags)
+            && (1..=0xff_ffff_ffff).contains(&c.ttl);
+        if !plain && !container && !ttl {
             return Err(ErrorCode::BadArguments);
         }
         let parent = parent_of(&c.path).ok_or(ErrorCode::BadArguments)?;
@@ -212,7 +215,7 @@ impl Model {
         if !allows(&pn.acl, perms::CREATE) {
             return Err(ErrorCode::NoAuth);
         }
-        let p = if c.flags == mode::PERSISTENT_SEQUENTIAL || c.flags == mode::EPHEMERAL_SEQUENTIAL {
+        let p = if matches!(c.flags, 2 | 3 | 6) {
             format!("{}{:010}", c.path, pn.creates)
         } else {
             c.path.clone()
@@ -221,11 +224,13 @@ impl Model {
         if self.nodes.contains_key(&p) {
             return Err(ErrorCode::NodeExists);
         }
-        if pn.owner != 0 && pn.owner != i64::MIN {
+        if pn.owner > 0 {
             return Err(ErrorCode::NoChildrenForEphemerals);
         }
         let owner = if c.op == OpCode::CreateContainer {
             i64::MIN
+        } else if c.op == OpCode::CreateTtl {
+            (0xff00_0000_0000_0000_u64 | c.ttl as u64) as i64
         } else if c.flags == mode::EPHEMERAL || c.flags == mode::EPHEMERAL_SEQUENTIAL {
             session
         } else {
@@ -413,6 +418,9 @@ fn write_op() -> impl Strategy<Value = Request> {
             create_op(if two { OpCode::Create2 } else { OpCode::Create }, &p, &d, f, a, 0)
         }),
         1 => path().prop_map(|p| create_op(OpCode::CreateContainer, &p, b"", mode::CONTAINER, Acl::open_unsafe(), 0)),
+        1 => (path(), 5..7i32, prop_oneof![0..1i64, 1..1000i64]).prop_map(|(p, f, t)| {
+            create_op(OpCode::CreateTtl, &p, b"t", f, Acl::open_unsafe(), t)
+        }),
         3 => (path(), version()).prop_map(|(p, v)| delete(&p, v)),
         3 => (path(), prop::collection::vec(any::<u8>(), 0..4), version()).prop_map(|(p, d, v)| set(&p, &d, v)),
         1 => (path(), acl_choice(), version()).prop_map(|(p, a, v)| set_acl(&p, a, v)),
@@ -465,7 +473,7 @@ fn compare_trees(h: &H, m: &Model) {
         assert_eq!(h.tree.data(p).unwrap().0, &n.data[..], "data of {p}");
         assert_eq!(h.tree.acl(p).unwrap(), &n.acl[..], "acl of {p}");
     }
-    assert_eq!(h.tree.digest(), h.tree.compute_digest());
+    super::apply_fuzz::check_invariants(&h.tree);
     let ephemerals: usize = m.nodes.values().filter(|n| n.owner > 0).count();
     assert_eq!(h.tree.ephemeral_count(), ephemerals);
 }
@@ -497,6 +505,7 @@ fn run(batches: Vec<Vec<Step>>) {
         if let Step::Close(s) = batch[0] {
             h.open_session(s, 10_000);
         }
+        compare_trees(&h, &m);
     }
     assert_eq!(h.prep.outstanding(), 0);
     compare_trees(&h, &m);
