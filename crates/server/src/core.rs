@@ -781,6 +781,21 @@ impl Core {
         }
     }
 
+    /// Whether a connection's identities may READ a node with `acl`
+    /// (watch events go only to those that may).
+    fn may_read(&self, conn: ConnId, acl: &[proto::Acl]) -> bool {
+        self.conns.get(&conn).is_some_and(|c| {
+            tree::acl::check(
+                acl,
+                proto::records::perms::READ,
+                &AuthContext {
+                    ids: &c.auth,
+                    is_super: c.is_super,
+                },
+            )
+        })
+    }
+
     fn send_packet(&mut self, conn_id: ConnId, packet: Vec<u8>) {
         if let Some(c) = self.conns.get_mut(&conn_id) {
             c.sent += 1;
@@ -899,7 +914,9 @@ impl Core {
             }
             let packet = encode_event(ev.kind, &ev.path);
             for w in watchers {
-                self.send_packet(w, packet.clone());
+                if self.may_read(w, &ev.acl) {
+                    self.send_packet(w, packet.clone());
+                }
             }
         }
         let sid = entry.header.client_id;

@@ -203,8 +203,13 @@ impl DataTree {
         let node = Node::new(new.path, new.data, stat, acl);
         let i = self.insert_node(node, Some(parent));
         self.quota_created(new.path, parent_path, path::name(new.path), new.data.len());
-        events.push(event(new.path, event_type::NODE_CREATED));
-        events.push(event(parent_path, event_type::NODE_CHILDREN_CHANGED));
+        let parent_acl = self.node_acl(parent);
+        events.push(event(new.path, event_type::NODE_CREATED, self.node_acl(i)));
+        events.push(event(
+            parent_path,
+            event_type::NODE_CHILDREN_CHANGED,
+            parent_acl,
+        ));
         Ok(client_stat(self.store.node(i)))
     }
 
@@ -223,6 +228,7 @@ impl DataTree {
         let Some(parent) = parent else {
             return Err(ErrorCode::BadArguments); // the root
         };
+        let acl = self.node_acl(i);
         self.remove_descendants(i);
         let removed = self.remove_node(i, Some(parent));
         self.quota_deleted(p, parent_path, path::name(p), removed.data().len());
@@ -231,8 +237,12 @@ impl DataTree {
                 n.stat.pzxid = zxid;
             }
         });
-        events.push(event(p, event_type::NODE_DELETED));
-        events.push(event(parent_path, event_type::NODE_CHILDREN_CHANGED));
+        events.push(event(p, event_type::NODE_DELETED, acl));
+        events.push(event(
+            parent_path,
+            event_type::NODE_CHILDREN_CHANGED,
+            self.node_acl(parent),
+        ));
         Ok(())
     }
 
@@ -269,7 +279,7 @@ impl DataTree {
             n.stat.mzxid = zxid;
             n.stat.version = version;
         });
-        events.push(event(p, event_type::NODE_DATA_CHANGED));
+        events.push(event(p, event_type::NODE_DATA_CHANGED, self.node_acl(i)));
         Ok(client_stat(self.store.node(i)))
     }
 
@@ -306,9 +316,17 @@ impl DataTree {
     }
 }
 
-fn event(path: &str, kind: i32) -> WatchEvent {
+fn event(path: &str, kind: i32, acl: std::sync::Arc<[proto::Acl]>) -> WatchEvent {
     WatchEvent {
         path: path.to_string(),
         kind,
+        acl,
+    }
+}
+
+impl DataTree {
+    /// The ACL of slot `i` (shared, cheap to clone).
+    fn node_acl(&self, i: u32) -> std::sync::Arc<[proto::Acl]> {
+        self.acls.get(self.store.node(i).acl).clone()
     }
 }

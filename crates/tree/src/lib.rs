@@ -94,6 +94,9 @@ pub struct WatchEvent {
     pub path: String,
     /// A [`proto::response::event_type`] value.
     pub kind: i32,
+    /// The node's ACL when the event happened: only watchers allowed to
+    /// READ the node are told (ZooKeeper 3.8 checks this at delivery).
+    pub acl: std::sync::Arc<[proto::Acl]>,
 }
 
 /// Why a snapshot body could not be loaded.
