@@ -75,13 +75,13 @@ pub struct Prepper {
 struct View<'a> {
     tree: &'a DataTree,
     changes: &'a HashMap<String, Change>,
-    local: Vec<(String, Record)>,
+    local: HashMap<String, Record>,
 }
 
 impl View<'_> {
     fn lookup(&self, p: &str) -> Option<Record> {
         let p = path::canonical(p);
-        if let Some((_, r)) = self.local.iter().rev().find(|(lp, _)| lp == p) {
+        if let Some(r) = self.local.get(p) {
             return Some(r.clone());
         }
         if let Some(c) = self.changes.get(p) {
@@ -105,7 +105,7 @@ impl View<'_> {
     }
 
     fn put(&mut self, p: &str, r: Record) {
-        self.local.push((path::canonical(p).to_string(), r));
+        self.local.insert(path::canonical(p).to_string(), r);
     }
 }
 
@@ -156,7 +156,7 @@ impl Prepper {
         let mut view = View {
             tree,
             changes: &self.changes,
-            local: Vec::new(),
+            local: HashMap::new(),
         };
         let (op, result) = match req {
             Request::Multi(ops) if !ops.iter().all(is_multi_write) => {
@@ -186,7 +186,7 @@ impl Prepper {
         let mut view = View {
             tree,
             changes: &self.changes,
-            local: Vec::new(),
+            local: HashMap::new(),
         };
         let result = prep_delete_container(&mut view, path);
         let local = std::mem::take(&mut view.local);
@@ -236,7 +236,7 @@ impl Prepper {
         let mut view = View {
             tree,
             changes: &self.changes,
-            local: Vec::new(),
+            local: HashMap::new(),
         };
         for p in &paths {
             if let Some(parent) = path::parent(p) {
@@ -286,7 +286,7 @@ impl Prepper {
         ctx: &PrepContext,
         op: i32,
         result: Result<Txn, ErrorCode>,
-        local: Vec<(String, Record)>,
+        local: HashMap<String, Record>,
     ) -> TxnEntry {
         match result {
             Ok(txn) => {
@@ -303,7 +303,7 @@ impl Prepper {
         }
     }
 
-    fn record(&mut self, zxid: i64, local: Vec<(String, Record)>) {
+    fn record(&mut self, zxid: i64, local: HashMap<String, Record>) {
         for (p, record) in local {
             self.queue.push_back((zxid, p.clone()));
             self.changes.insert(p, Change { zxid, record });

@@ -11,7 +11,25 @@ use proto::response::event_type as ev;
 use proto::{Acl, CreateOp, ErrorCode, MultiResult, OpCode, Request, Response, Stat};
 
 use super::harness::*;
-use crate::WatchEvent;
+
+/// An event as the model predicts it: path, kind, the node's ACL then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct WatchEvent {
+    path: String,
+    kind: i32,
+    acl: Vec<Acl>,
+}
+
+fn from_tree(events: Vec<crate::WatchEvent>) -> Vec<WatchEvent> {
+    events
+        .into_iter()
+        .map(|e| WatchEvent {
+            path: e.path,
+            kind: e.kind,
+            acl: e.acl.to_vec(),
+        })
+        .collect()
+}
 
 #[derive(Debug, Clone)]
 struct MNode {
@@ -62,10 +80,11 @@ fn allows(acl: &[Acl], perm: i32) -> bool {
         .any(|a| a.perms & perm != 0 && a.id.scheme == "world" && a.id.id == "anyone")
 }
 
-fn ev(path: &str, kind: i32) -> WatchEvent {
+fn ev(path: &str, kind: i32, acl: &[Acl]) -> WatchEvent {
     WatchEvent {
         path: path.into(),
         kind,
+        acl: acl.to_vec(),
     }
 }
 
@@ -243,8 +262,12 @@ impl Model {
             p.clone(),
             MNode::new(c.acl.clone(), c.data.clone(), zxid, time, owner),
         );
-        events.push(ev(&p, ev::NODE_CREATED));
-        events.push(ev(&parent, ev::NODE_CHILDREN_CHANGED));
+        events.push(ev(&p, ev::NODE_CREATED, &c.acl));
+        events.push(ev(
+            &parent,
+            ev::NODE_CHILDREN_CHANGED,
+            &self.nodes[&parent].acl,
+        ));
         Ok((p.clone(), self.stat(&p).unwrap()))
     }
 
@@ -273,10 +296,14 @@ impl Model {
         if !self.children(p).is_empty() {
             return Err(ErrorCode::NotEmpty);
         }
-        self.nodes.remove(p);
+        let gone = self.nodes.remove(p).unwrap();
         self.nodes.get_mut(&parent).unwrap().pzxid = zxid;
-        events.push(ev(p, ev::NODE_DELETED));
-        events.push(ev(&parent, ev::NODE_CHILDREN_CHANGED));
+        events.push(ev(p, ev::NODE_DELETED, &gone.acl));
+        events.push(ev(
+            &parent,
+            ev::NODE_CHILDREN_CHANGED,
+            &self.nodes[&parent].acl,
+        ));
         Ok(())
     }
 
@@ -301,7 +328,7 @@ impl Model {
         n.data = data.to_vec();
         n.mzxid = zxid;
         n.mtime = time;
-        events.push(ev(p, ev::NODE_DATA_CHANGED));
+        events.push(ev(p, ev::NODE_DATA_CHANGED, &n.acl));
         Ok(self.stat(p).unwrap())
     }
 
@@ -366,12 +393,12 @@ impl Model {
             .map(|(p, _)| p.clone())
             .collect();
         for p in mine {
-            self.nodes.remove(&p);
+            let gone = self.nodes.remove(&p).unwrap();
             let parent = parent_of(&p).unwrap();
             let pn = self.nodes.get_mut(&parent).unwrap();
             pn.pzxid = pn.pzxid.max(zxid);
-            events.push(ev(&p, ev::NODE_DELETED));
-            events.push(ev(&parent, ev::NODE_CHILDREN_CHANGED));
+            events.push(ev(&p, ev::NODE_DELETED, &gone.acl));
+            events.push(ev(&parent, ev::NODE_CHILDREN_CHANGED, &pn.acl));
         }
     }
 }
@@ -500,7 +527,7 @@ fn run(batches: Vec<Vec<Step>>) {
                 Step::Write(sess, req) => m.write(req, *sess, got.zxid, time),
                 Step::Close(sess) => m.write(&Request::CloseSession, *sess, got.zxid, time),
             };
-            assert_eq!((got.result, got.events), want, "step {s:?}");
+            assert_eq!((got.result, from_tree(got.events)), want, "step {s:?}");
         }
         if let Step::Close(s) = batch[0] {
             h.open_session(s, 10_000);

@@ -7,17 +7,17 @@ use proto::{Acl, ErrorCode, MultiResult, OpCode, Request, Response};
 use super::harness::*;
 use crate::WatchEvent;
 
+/// Events as (path, kind).
+fn pk(events: &[WatchEvent]) -> Vec<(String, i32)> {
+    events.iter().map(|e| (e.path.clone(), e.kind)).collect()
+}
+
 fn stat_of(h: &H, p: &str) -> proto::Stat {
     h.tree.stat(p).unwrap_or_else(|| panic!("{p} missing"))
 }
 
-fn evs(list: &[(&str, i32)]) -> Vec<WatchEvent> {
-    list.iter()
-        .map(|(p, k)| WatchEvent {
-            path: p.to_string(),
-            kind: *k,
-        })
-        .collect()
+fn evs(list: &[(&str, i32)]) -> Vec<(String, i32)> {
+    list.iter().map(|(p, k)| (p.to_string(), *k)).collect()
 }
 
 #[test]
@@ -51,7 +51,7 @@ fn create_sets_stats_and_fires_events() {
         }))
     );
     assert_eq!(
-        r.events,
+        pk(&r.events),
         evs(&[("/a", ev::NODE_CREATED), ("/", ev::NODE_CHILDREN_CHANGED)])
     );
     let s = stat_of(&h, "/a");
@@ -188,7 +188,7 @@ fn delete_rules() {
     let r = h.write(1, &delete("/d/c", 0));
     assert_eq!(r.result, Ok(Response::Empty));
     assert_eq!(
-        r.events,
+        pk(&r.events),
         evs(&[
             ("/d/c", ev::NODE_DELETED),
             ("/d", ev::NODE_CHILDREN_CHANGED)
@@ -220,7 +220,7 @@ fn set_data_rules() {
         (st.version, st.mzxid, st.czxid, st.data_length),
         (1, 2, 1, 2)
     );
-    assert_eq!(r.events, evs(&[("/s", ev::NODE_DATA_CHANGED)]));
+    assert_eq!(pk(&r.events), evs(&[("/s", ev::NODE_DATA_CHANGED)]));
     assert_eq!(h.err(1, &set("/s", b"", 0)), ErrorCode::BadVersion);
     h.ok(1, &set("/s", b"v2", -1));
     assert_eq!(stat_of(&h, "/s").version, 2);
@@ -338,7 +338,7 @@ fn multi_success_and_reply_shapes() {
     assert!(matches!(&res[4], MultiResult::Create2(p, _) if p == "/k"));
     assert_eq!(res[5], MultiResult::Delete);
     assert_eq!(
-        r.events,
+        pk(&r.events),
         evs(&[
             ("/p", ev::NODE_CREATED),
             ("/", ev::NODE_CHILDREN_CHANGED),
@@ -515,19 +515,10 @@ fn sessions_and_ephemerals() {
     let r = h.apply(&close);
     assert_eq!(r.result, Ok(Response::Empty));
     assert_eq!(r.events.len(), 6);
+    assert_eq!(pk(&r.events)[0], ("/app/e1".to_string(), ev::NODE_DELETED));
     assert_eq!(
-        r.events[0],
-        WatchEvent {
-            path: "/app/e1".into(),
-            kind: ev::NODE_DELETED
-        }
-    );
-    assert_eq!(
-        r.events[1],
-        WatchEvent {
-            path: "/app".into(),
-            kind: ev::NODE_CHILDREN_CHANGED
-        }
+        pk(&r.events)[1],
+        ("/app".to_string(), ev::NODE_CHILDREN_CHANGED)
     );
     assert!(!h.tree.has_session(0x11));
     assert!(h.tree.has_session(0x22));
@@ -735,4 +726,31 @@ fn get_ephemerals_by_prefix() {
     assert_eq!(q("/app/"), vec!["/app/e1", "/app/x/e2"]);
     assert_eq!(q("/app"), vec!["/app/e1", "/app/x/e2", "/apple"]);
     assert_eq!(q("/").len(), 3);
+}
+
+#[test]
+fn large_multi_is_linear() {
+    let mut h = H::new();
+    h.ok(1, &create("/big", b"", 0));
+    let mut ops: Vec<Request> = (0..20_000)
+        .map(|i| create(&format!("/big/n{i}"), b"", 0))
+        .collect();
+    ops.push(create("/big/n7", b"", 0));
+    let start = std::time::Instant::now();
+    let Ok(Response::Multi(res)) = h.write(1, &Request::Multi(ops.clone())).result else {
+        panic!()
+    };
+    assert_eq!(res[20_000], MultiResult::Error(ErrorCode::NodeExists));
+    assert_eq!(stat_of(&h, "/big").num_children, 0);
+    ops.pop();
+    let Ok(Response::Multi(res)) = h.write(1, &Request::Multi(ops)).result else {
+        panic!()
+    };
+    assert!(res.iter().all(|r| matches!(r, MultiResult::Create(_))));
+    assert_eq!(stat_of(&h, "/big").num_children, 20_000);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
 }
