@@ -1,6 +1,7 @@
 //! The `paddock` binary: `paddock server [--config zoo.cfg]`.
 
 mod bench;
+mod data;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ const USAGE: &str = "usage:
   paddock server [--config PATH]   run a standalone server (zoo.cfg format;
                                    without --config: port 2181, data dir ./data)
   paddock bench --help              load generator (see paddock bench --help)
+  paddock data inspect|verify|import  offline tools for data dirs (see paddock data --help)
   paddock version                  print the version";
 
 fn main() -> ExitCode {
@@ -23,6 +25,7 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("server") => server(&args[1..]),
         Some("bench") => bench::main(&args[1..]),
+        Some("data") => data::main(&args[1..]),
         Some("version") | Some("--version") => {
             println!("paddock {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
