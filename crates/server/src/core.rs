@@ -277,10 +277,9 @@ impl Core {
                 },
             );
         }
-        let super_id = cfg
-            .super_digest
-            .as_ref()
-            .map(|d| d.strip_prefix("super:").unwrap_or(d).to_string());
+        // `superDigest` is `user:base64(sha1(user:password))`, the same
+        // form as a digest identity, so an auth packet that produces it is super.
+        let super_id = cfg.super_digest.clone();
         let max_existing = sessions.keys().copied().max().unwrap_or(0);
         let next_session_id =
             crate::sessions::initial_session_id(0, wall_ms() as u64).max(max_existing + 1);
@@ -608,9 +607,7 @@ impl Core {
                 .filter(|s| s.contains(':'))
                 .map(tree::acl::digest_id)
                 .map(|id| {
-                    let is_super = self.super_id.as_deref() == Some(id.as_str())
-                        || id.starts_with("super:")
-                            && self.super_id.as_deref() == Some(id.trim_start_matches("super:"));
+                    let is_super = self.super_id.as_deref() == Some(id.as_str());
                     let c = self.conns.get_mut(&conn_id).expect("conn exists");
                     c.is_super |= is_super;
                     // ZooKeeper keeps every auth packet's identity, repeats included.
