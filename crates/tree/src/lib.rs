@@ -12,6 +12,7 @@
 //! - [`snapshot`]: the snapshot body format ([`DataTree::serialize`]).
 //! - [`acl`], [`path`], [`ephemeral`], [`quota`]: ZooKeeper's ACL, path,
 //!   ephemeral-owner and quota-bookkeeping rules.
+//! - [`import`]: building a tree node by node from a ZooKeeper snapshot.
 //! - `store`: the slab, path index and child sets; `hash`: the fixed hash.
 //! - [`watch`]: the watch manager (separate owner).
 //!
@@ -27,6 +28,20 @@
 //!   NodeDeleted(path) then NodeChildrenChanged(parent); setData gives
 //!   NodeDataChanged(path); multi and closeSession give their ops' events
 //!   in order.
+//!
+//! Known differences from ZooKeeper 3.8:
+//! - Null data (a create or setData whose jute buffer has length -1) is
+//!   stored as empty: `proto` reads null as empty, so getData returns `""`
+//!   where ZooKeeper returns null.
+//! - A failed multi is prepared as all error parts (0 before the failing
+//!   op, its code, -2 after); ZooKeeper logs the parts before the failure as
+//!   their real txns. Both apply alike, and both forms are accepted.
+//! - createTTL with a non-TTL mode and a negative TTL is BadArguments here;
+//!   ZooKeeper logs it and then crashes applying it.
+//! - A lone check replies with an empty body; ZooKeeper never answers it.
+//! - getChildren order is this tree's hash order (ZooKeeper's is its
+//!   HashSet's); getEphemerals is sorted.
+//! - Quota limits are not enforced (ZooKeeper's default); counts are kept.
 #![deny(missing_docs)]
 
 pub mod acl;
