@@ -11,7 +11,7 @@
 //! snapshot.
 
 use proto::txn::{Txn, TxnEntry};
-use proto::{Acl, ErrorCode, OpCode};
+use proto::{Acl, ErrorCode, MultiResult, OpCode, Response};
 use thiserror::Error;
 
 use crate::path;
@@ -191,21 +191,52 @@ impl TreeBuilder {
 impl DataTree {
     /// Applies a txn logged by Apache ZooKeeper while replaying the log over
     /// a fuzzy ZooKeeper snapshot, as ZooKeeper's restore does
-    /// (`DataTree.processTxn`): besides [`DataTree::apply`], a `create`
-    /// (opcode 1) that fails with NodeExists still raises the parent's
-    /// cversion and pzxid to the txn's (`setCversionPzxid`), because the
-    /// node may have been deleted and created again after the parent was
-    /// written to the snapshot.
+    /// (`DataTree.processTxn`). Besides [`DataTree::apply`]:
+    /// - a create that fails with NodeExists still raises the parent's
+    ///   cversion and pzxid to the txn's (`setCversionPzxid`): the node may
+    ///   have been deleted and created again after the parent was written;
+    /// - a delete that fails with NoNode still raises the parent's pzxid
+    ///   (`deleteNode`): the child was gone before it was written.
+    ///
+    /// Both apply to a top-level `create` (opcode 1, not create2) or delete
+    /// and to the parts of a multi.
     pub fn apply_restoring(&mut self, entry: &TxnEntry) -> ApplyResult {
         let result = self.apply(entry);
-        if entry.header.op == OpCode::Create as i32 && result.result == Err(ErrorCode::NodeExists) {
-            if let Txn::Create(c) = &entry.txn {
-                if let Some(parent) = path::parent(&c.path) {
-                    self.set_cversion_pzxid(parent, c.parent_cversion, entry.header.zxid);
+        let (h, zxid) = (&entry.header, entry.header.zxid);
+        match (&entry.txn, &result.result) {
+            (Txn::Multi(parts), Ok(Response::Multi(results))) => {
+                for (part, r) in parts.iter().zip(results) {
+                    if let MultiResult::Error(code) = r {
+                        self.restore_fixup(part, *code, zxid);
+                    }
                 }
             }
+            (Txn::Create(_), Err(code)) if h.op == OpCode::Create as i32 => {
+                self.restore_fixup(&entry.txn, *code, zxid)
+            }
+            (Txn::Delete(_), Err(code)) => self.restore_fixup(&entry.txn, *code, zxid),
+            _ => {}
         }
         result
+    }
+
+    fn restore_fixup(&mut self, txn: &Txn, code: ErrorCode, zxid: i64) {
+        match (txn, code) {
+            (Txn::Create(c), ErrorCode::NodeExists) => {
+                if let Some(parent) = path::parent(&c.path) {
+                    self.set_cversion_pzxid(parent, c.parent_cversion, zxid);
+                }
+            }
+            (Txn::Delete(d), ErrorCode::NoNode) => {
+                let parent = path::parent(&d.path).and_then(|p| self.store.find(p));
+                if let Some(i) = parent {
+                    if zxid > self.store.node(i).stat.pzxid {
+                        self.update_meta(i, |n| n.stat.pzxid = zxid);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
     /// ZooKeeper's `setCversionPzxid`: `cversion` -1 means one more than
@@ -307,6 +338,21 @@ mod tests {
         assert_eq!((s.cversion, s.pzxid), (4 * 2 - 1, 9));
         t.apply_restoring(&create(10, 2));
         assert_eq!(t.stat("/a").unwrap().pzxid, 9, "never lowered");
+        let delete = TxnEntry {
+            header: TxnHeader {
+                client_id: 1,
+                cxid: 2,
+                zxid: 12,
+                time: 6,
+                op: OpCode::Delete as i32,
+            },
+            txn: Txn::Delete(proto::txn::DeleteTxn {
+                path: "/a/gone".into(),
+            }),
+        };
+        let r = t.apply_restoring(&delete);
+        assert_eq!(r.result, Err(ErrorCode::NoNode));
+        assert_eq!(t.stat("/a").unwrap().pzxid, 12);
         assert_eq!(t.digest(), t.compute_digest());
     }
 
