@@ -8,6 +8,7 @@ failure message) for `diff -u`."""
 
 import json
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -61,17 +62,21 @@ def test_paddock_matches_zookeeper(script, reference):
     try:
         srv.start()
         got = zkdiff.run_and_normalize(srv.connect, script)
-    finally:
-        srv.stop()
+    except BaseException:
+        srv.destroy()  # the error carries the log tail
+        raise
+    srv.stop()
     report = zkdiff.first_divergence(script, reference, got)
     if report is not None:
         out = tempfile.mkdtemp(prefix="paddock-diff-")
         write_transcript(os.path.join(out, "zookeeper.txt"), script, reference)
         write_transcript(os.path.join(out, "paddock.txt"), script, got)
+        shutil.copy(srv.log_path, os.path.join(out, "paddock-server.log"))
+        srv.destroy()
         n = zkdiff.count_mismatches(reference, got)
         pytest.fail(f"{report}\ndiffering steps (later ones may follow from earlier ones):\n"
                     f"{zkdiff.divergence_list(script, reference, got)}\n"
                     f"{n} of {len(script)} steps differ; full transcripts: "
                     f"diff -u {out}/zookeeper.txt {out}/paddock.txt\n"
-                    f"paddock log: {srv.log_path}", pytrace=False)
+                    f"paddock log: {out}/paddock-server.log", pytrace=False)
     srv.destroy()
