@@ -118,6 +118,20 @@ impl<'a> Reader<'a> {
         Ok(self.take(n)?.to_vec())
     }
 
+    /// Reads a jute `buffer` keeping null apart from empty (znode data:
+    /// ZooKeeper gives back the null it was given).
+    pub fn read_opt_buffer(&mut self) -> Result<Option<Vec<u8>>, DecodeError> {
+        let offset = self.pos;
+        let len = self.read_i32()?;
+        if len == -1 {
+            return Ok(None);
+        }
+        if len < 0 || len as usize > self.remaining() {
+            return Err(DecodeError::BadLength { offset, len });
+        }
+        Ok(Some(self.take(len as usize)?.to_vec()))
+    }
+
     /// Reads a jute `ustring` (null reads as empty).
     pub fn read_string(&mut self) -> Result<String, DecodeError> {
         let n = self.read_len()?;
@@ -263,6 +277,19 @@ impl Field for Vec<u8> {
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         r.read_buffer()
+    }
+}
+
+/// Znode data: a buffer where null (length -1) and empty differ.
+impl Field for Option<Vec<u8>> {
+    fn put(&self, w: &mut Vec<u8>) {
+        match self {
+            Some(v) => w.write_buffer(v),
+            None => w.write_i32(-1),
+        }
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.read_opt_buffer()
     }
 }
 

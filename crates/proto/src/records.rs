@@ -147,7 +147,7 @@ jute_record!(
 
 jute_record!(
     /// Replaces a node's data if its version matches (-1 matches any).
-    SetDataRequest { path: String, data: Vec<u8>, version: i32 }
+    SetDataRequest { path: String, data: Option<Vec<u8>>, version: i32 }
 );
 
 jute_record!(
@@ -167,12 +167,12 @@ jute_record!(
 
 jute_record!(
     /// Creates a node (create, create2, createContainer).
-    CreateRequest { path: String, data: Vec<u8>, acl: Vec<Acl>, flags: i32 }
+    CreateRequest { path: String, data: Option<Vec<u8>>, acl: Vec<Acl>, flags: i32 }
 );
 
 jute_record!(
     /// Creates a node that expires `ttl` ms after its last change.
-    CreateTtlRequest { path: String, data: Vec<u8>, acl: Vec<Acl>, flags: i32, ttl: i64 }
+    CreateTtlRequest { path: String, data: Option<Vec<u8>>, acl: Vec<Acl>, flags: i32, ttl: i64 }
 );
 
 jute_record!(
@@ -257,7 +257,7 @@ jute_record!(
 
 jute_record!(
     /// Reply to getData.
-    GetDataResponse { data: Vec<u8>, stat: Stat }
+    GetDataResponse { data: Option<Vec<u8>>, stat: Stat }
 );
 
 jute_record!(

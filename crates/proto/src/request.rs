@@ -30,8 +30,8 @@ pub struct CreateOp {
     pub op: OpCode,
     /// Path (a sequential node's suffix is added by the server).
     pub path: String,
-    /// Data.
-    pub data: Vec<u8>,
+    /// Data (None: null, which ZooKeeper keeps apart from empty).
+    pub data: Option<Vec<u8>>,
     /// ACL.
     pub acl: Vec<Acl>,
     /// [`create_mode`] flags.
@@ -242,7 +242,7 @@ impl Request {
         match self {
             Request::Create(c) => {
                 w.write_string(&c.path);
-                w.write_buffer(&c.data);
+                crate::jute::Field::put(&c.data, w);
                 w.write_vec(&c.acl);
                 w.write_i32(c.flags);
                 if c.op == OpCode::CreateTtl {

@@ -55,8 +55,8 @@ pub enum MultiResult {
     Check,
     /// A failed (or skipped) op.
     Error(ErrorCode),
-    /// getData (multiRead).
-    GetData(Vec<u8>, Stat),
+    /// getData (multiRead); None is null data.
+    GetData(Option<Vec<u8>>, Stat),
     /// getChildren (multiRead).
     GetChildren(Vec<String>),
 }
@@ -158,7 +158,7 @@ impl MultiResult {
             MultiResult::SetData(stat) => stat.write(w),
             MultiResult::Error(e) => crate::jute::Writer::write_i32(w, *e as i32),
             MultiResult::GetData(data, stat) => {
-                crate::jute::Writer::write_buffer(w, data);
+                crate::jute::Field::put(data, w);
                 stat.write(w);
             }
             MultiResult::GetChildren(c) => crate::jute::Writer::write_vec(w, c),
@@ -172,7 +172,7 @@ impl MultiResult {
             Some(OpCode::Delete) => MultiResult::Delete,
             Some(OpCode::SetData) => MultiResult::SetData(Stat::read(r)?),
             Some(OpCode::Check) => MultiResult::Check,
-            Some(OpCode::GetData) => MultiResult::GetData(r.read_buffer()?, Stat::read(r)?),
+            Some(OpCode::GetData) => MultiResult::GetData(r.read_opt_buffer()?, Stat::read(r)?),
             Some(OpCode::GetChildren) => MultiResult::GetChildren(r.read_vec()?),
             Some(OpCode::Error) => {
                 let v = r.read_i32()?;

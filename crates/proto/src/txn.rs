@@ -14,22 +14,22 @@ jute_record!(
 
 jute_record!(
     /// The oldest create layout (no parent cversion).
-    CreateTxnV0 { path: String, data: Vec<u8>, acl: Vec<Acl>, ephemeral: bool }
+    CreateTxnV0 { path: String, data: Option<Vec<u8>>, acl: Vec<Acl>, ephemeral: bool }
 );
 
 jute_record!(
     /// Creates a persistent or ephemeral node.
-    CreateTxn { path: String, data: Vec<u8>, acl: Vec<Acl>, ephemeral: bool, parent_cversion: i32 }
+    CreateTxn { path: String, data: Option<Vec<u8>>, acl: Vec<Acl>, ephemeral: bool, parent_cversion: i32 }
 );
 
 jute_record!(
     /// Creates a TTL node.
-    CreateTtlTxn { path: String, data: Vec<u8>, acl: Vec<Acl>, parent_cversion: i32, ttl: i64 }
+    CreateTtlTxn { path: String, data: Option<Vec<u8>>, acl: Vec<Acl>, parent_cversion: i32, ttl: i64 }
 );
 
 jute_record!(
     /// Creates a container node.
-    CreateContainerTxn { path: String, data: Vec<u8>, acl: Vec<Acl>, parent_cversion: i32 }
+    CreateContainerTxn { path: String, data: Option<Vec<u8>>, acl: Vec<Acl>, parent_cversion: i32 }
 );
 
 jute_record!(
@@ -39,7 +39,7 @@ jute_record!(
 
 jute_record!(
     /// Sets data; `version` is the node's new version.
-    SetDataTxn { path: String, data: Vec<u8>, version: i32 }
+    SetDataTxn { path: String, data: Option<Vec<u8>>, version: i32 }
 );
 
 jute_record!(

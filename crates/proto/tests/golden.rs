@@ -326,7 +326,7 @@ fn create_with_acl_and_flags() {
         let expect = CreateOp {
             op: OpCode::Create,
             path: p.clone(),
-            data: b"acl".to_vec(),
+            data: Some(b"acl".to_vec()),
             acl: golden_acl(),
             flags: create_mode::EPHEMERAL_SEQUENTIAL,
             ttl: 0,
@@ -343,7 +343,10 @@ fn create2_replies_with_stat() {
         let p = path("/c2", root);
         let (req, rh, rsp) = ok_reply(&conns, OpCode::Create2, Some(&p));
         let Request::Create(c) = req else { panic!() };
-        assert_eq!((c.data.as_slice(), c.flags, c.ttl), (&b"two"[..], 0, 0));
+        assert_eq!(
+            (c.data.as_deref().unwrap_or_default(), c.flags, c.ttl),
+            (&b"two"[..], 0, 0)
+        );
         assert_eq!(c.acl, Acl::open_unsafe());
         let Response::Create2(r) = rsp else {
             panic!("{rsp:?}")
@@ -361,7 +364,7 @@ fn create_ttl_and_container() {
     let expect = CreateOp {
         op: OpCode::CreateTtl,
         path: "/golden/ttl".into(),
-        data: b"ttl".to_vec(),
+        data: Some(b"ttl".to_vec()),
         acl: Acl::open_unsafe(),
         flags: create_mode::PERSISTENT_WITH_TTL,
         ttl: 60_000,
@@ -378,7 +381,7 @@ fn create_ttl_and_container() {
     let (req, rh, rsp) = ok_reply(&conns, OpCode::CreateContainer, Some("/golden/container"));
     let Request::Create(c) = req else { panic!() };
     assert_eq!(
-        (c.op, c.flags, c.data.len()),
+        (c.op, c.flags, c.data.as_ref().map_or(0, Vec::len)),
         (OpCode::CreateContainer, create_mode::CONTAINER, 0)
     );
     let Response::Create2(r) = rsp else {
@@ -431,12 +434,15 @@ fn get_data_watch_then_set_data_notifies_first() {
         };
         assert_eq!(req, Request::GetData(watch));
         let Response::GetData(r) = rsp else { panic!() };
-        assert_eq!((r.data.as_slice(), r.stat.version), (&b"two"[..], 0));
+        assert_eq!(
+            (r.data.as_deref().unwrap_or_default(), r.stat.version),
+            (&b"two"[..], 0)
+        );
 
         let (h, req, after) = find(&conns, OpCode::SetData, Some(&p));
         let set = SetDataRequest {
             path: p.clone(),
-            data: b"changed".to_vec(),
+            data: Some(b"changed".to_vec()),
             version: 0,
         };
         assert_eq!(req, Request::SetData(set));
@@ -532,14 +538,14 @@ fn multi_ops(root: &str) -> Vec<Request> {
         Request::Create(CreateOp {
             op: OpCode::Create,
             path: p.clone(),
-            data: b"m".to_vec(),
+            data: Some(b"m".to_vec()),
             acl: Acl::open_unsafe(),
             flags: create_mode::PERSISTENT,
             ttl: 0,
         }),
         Request::SetData(SetDataRequest {
             path: p.clone(),
-            data: b"m2".to_vec(),
+            data: Some(b"m2".to_vec()),
             version: 0,
         }),
         Request::Check(CheckVersionRequest {
@@ -631,7 +637,10 @@ fn multi_read() {
     else {
         panic!("{results:?}")
     };
-    assert_eq!((data.as_slice(), stat.version), (&b"changed"[..], 1));
+    assert_eq!(
+        (data.as_deref().unwrap_or_default(), stat.version),
+        (&b"changed"[..], 1)
+    );
     assert_eq!(children.len(), 4);
 }
 

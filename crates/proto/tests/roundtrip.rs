@@ -87,7 +87,7 @@ record_roundtrips! {
     get_data_request_roundtrip => record!(GetDataRequest { path: s(), watch: any::<bool>() });
     set_data_request_roundtrip => record!(SetDataRequest {
         path: s(),
-        data: b(),
+        data: ob(),
         version: any::<i32>(),
     });
     reconfig_request_roundtrip => record!(ReconfigRequest {
@@ -99,13 +99,13 @@ record_roundtrips! {
     set_data_response_roundtrip => record!(SetDataResponse { stat: stat() });
     create_request_roundtrip => record!(CreateRequest {
         path: s(),
-        data: b(),
+        data: ob(),
         acl: acls(),
         flags: any::<i32>(),
     });
     create_ttl_request_roundtrip => record!(CreateTtlRequest {
         path: s(),
-        data: b(),
+        data: ob(),
         acl: acls(),
         flags: any::<i32>(),
         ttl: any::<i64>(),
@@ -137,7 +137,7 @@ record_roundtrips! {
     create2_response_roundtrip => record!(Create2Response { path: s(), stat: stat() });
     exists_request_roundtrip => record!(ExistsRequest { path: s(), watch: any::<bool>() });
     exists_response_roundtrip => record!(ExistsResponse { stat: stat() });
-    get_data_response_roundtrip => record!(GetDataResponse { data: b(), stat: stat() });
+    get_data_response_roundtrip => record!(GetDataResponse { data: ob(), stat: stat() });
     get_children_response_roundtrip => record!(GetChildrenResponse { children: strings() });
     get_all_children_number_response_roundtrip =>
         record!(GetAllChildrenNumberResponse { total_number: any::<i32>() });
@@ -163,32 +163,32 @@ record_roundtrips! {
     });
     create_txn_v0_roundtrip => record!(CreateTxnV0 {
         path: s(),
-        data: b(),
+        data: ob(),
         acl: acls(),
         ephemeral: any::<bool>(),
     });
     create_txn_roundtrip => record!(CreateTxn {
         path: s(),
-        data: b(),
+        data: ob(),
         acl: acls(),
         ephemeral: any::<bool>(),
         parent_cversion: any::<i32>(),
     });
     create_ttl_txn_roundtrip => record!(CreateTtlTxn {
         path: s(),
-        data: b(),
+        data: ob(),
         acl: acls(),
         parent_cversion: any::<i32>(),
         ttl: any::<i64>(),
     });
     create_container_txn_roundtrip => record!(CreateContainerTxn {
         path: s(),
-        data: b(),
+        data: ob(),
         acl: acls(),
         parent_cversion: any::<i32>(),
     });
     delete_txn_roundtrip => record!(DeleteTxn { path: s() });
-    set_data_txn_roundtrip => record!(SetDataTxn { path: s(), data: b(), version: any::<i32>() });
+    set_data_txn_roundtrip => record!(SetDataTxn { path: s(), data: ob(), version: any::<i32>() });
     check_version_txn_roundtrip => record!(CheckVersionTxn { path: s(), version: any::<i32>() });
     set_acl_txn_roundtrip => record!(SetAclTxn { path: s(), acl: acls(), version: any::<i32>() });
     create_session_txn_roundtrip => record!(CreateSessionTxn { timeout_ms: any::<i32>() });
@@ -264,7 +264,7 @@ proptest! {
     /// create with parent cversion -1, alone and inside a multi.
     #[test]
     fn create_txn_v0_is_upgraded(
-        v0 in record!(CreateTxnV0 { path: s(), data: b(), acl: acls(), ephemeral: any::<bool>() }),
+        v0 in record!(CreateTxnV0 { path: s(), data: ob(), acl: acls(), ephemeral: any::<bool>() }),
         op in prop::sample::select(vec![OpCode::Create, OpCode::Create2]),
     ) {
         let upgraded = Txn::Create(CreateTxn {
@@ -369,7 +369,7 @@ fn reply_shapes_zookeeper_clients_expect() {
     assert_eq!(w, [0, 0, 0, 0]);
 
     let reply = GetDataResponse {
-        data: b"server.1=127.0.0.1:2888:3888".to_vec(),
+        data: Some(b"server.1=127.0.0.1:2888:3888".to_vec()),
         stat: Stat::default(),
     };
     let bytes = reply.to_bytes();

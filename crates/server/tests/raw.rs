@@ -96,7 +96,7 @@ fn create(path: &str, data: &[u8], flags: i32) -> Request {
     Request::Create(CreateOp {
         op: OpCode::Create,
         path: path.into(),
-        data: data.to_vec(),
+        data: Some(data.to_vec()),
         acl: Acl::open_unsafe(),
         flags,
         ttl: 0,
@@ -131,7 +131,7 @@ fn handshake_create_get() {
     let Some(Response::GetData(g)) = r else {
         panic!("not a getData reply: {r:?}")
     };
-    assert_eq!(g.data, b"hello");
+    assert_eq!(g.data.as_deref(), Some(&b"hello"[..]));
     assert_eq!(g.stat.czxid, h.zxid);
 }
 

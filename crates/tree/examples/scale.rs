@@ -52,7 +52,7 @@ fn main() {
         Request::Create(CreateOp {
             op: OpCode::Create,
             path,
-            data: vec![7u8; 100],
+            data: Some(vec![7u8; 100]),
             acl: Acl::open_unsafe(),
             flags: 0,
             ttl: 0,
@@ -87,7 +87,7 @@ fn main() {
         let path = format!("/p{:04}/node-{i:08}", i / fanout);
         let req = Request::GetData(GetDataRequest { path, watch: false });
         if let Ok(proto::Response::GetData(r)) = tree.read(&req, &auth, 1) {
-            total += r.data.len();
+            total += r.data.map_or(0, |d| d.len());
         }
     }
     let el = t.elapsed();
@@ -110,7 +110,7 @@ fn main() {
         let path = format!("/p{:04}/node-{i:08}", i / fanout);
         let req = Request::SetData(proto::SetDataRequest {
             path,
-            data: vec![8u8; 100],
+            data: Some(vec![8u8; 100]),
             version: -1,
         });
         write(&mut tree, &mut prep, &req);

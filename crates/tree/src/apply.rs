@@ -17,7 +17,7 @@ use crate::{ApplyResult, WatchEvent};
 /// What a create txn asks for, whatever its record type.
 struct NewNode<'a> {
     path: &'a str,
-    data: &'a [u8],
+    data: Option<&'a [u8]>,
     acl: &'a [Acl],
     owner: i64,
     parent_cversion: i32,
@@ -59,7 +59,14 @@ impl DataTree {
                 .delete_node(&t.path, h.zxid, events)
                 .map(|_| Response::Empty),
             Txn::SetData(t) => self
-                .set_data(&t.path, &t.data, t.version, h.zxid, h.time, events)
+                .set_data(
+                    &t.path,
+                    t.data.as_deref(),
+                    t.version,
+                    h.zxid,
+                    h.time,
+                    events,
+                )
                 .map(Response::Stat),
             Txn::SetAcl(t) => self.set_acl(&t.path, &t.acl, t.version).map(Response::Stat),
             Txn::Check(_) => Ok(Response::Empty),
@@ -86,21 +93,21 @@ impl DataTree {
         let new = match txn {
             Txn::Create(t) => NewNode {
                 path: &t.path,
-                data: &t.data,
+                data: t.data.as_deref(),
                 acl: &t.acl,
                 owner: if t.ephemeral { h.client_id } else { 0 },
                 parent_cversion: t.parent_cversion,
             },
             Txn::CreateTtl(t) => NewNode {
                 path: &t.path,
-                data: &t.data,
+                data: t.data.as_deref(),
                 acl: &t.acl,
                 owner: ttl_owner(t.ttl).ok_or(ErrorCode::BadArguments)?,
                 parent_cversion: t.parent_cversion,
             },
             Txn::CreateContainer(t) => NewNode {
                 path: &t.path,
-                data: &t.data,
+                data: t.data.as_deref(),
                 acl: &t.acl,
                 owner: CONTAINER_OWNER,
                 parent_cversion: t.parent_cversion,
@@ -157,9 +164,14 @@ impl DataTree {
                 self.delete_node(&t.path, h.zxid, events)?;
                 MultiResult::Delete
             }
-            Txn::SetData(t) => MultiResult::SetData(
-                self.set_data(&t.path, &t.data, t.version, h.zxid, h.time, events)?,
-            ),
+            Txn::SetData(t) => MultiResult::SetData(self.set_data(
+                &t.path,
+                t.data.as_deref(),
+                t.version,
+                h.zxid,
+                h.time,
+                events,
+            )?),
             Txn::Check(_) => MultiResult::Check,
             _ => return Err(ErrorCode::BadArguments),
         })
@@ -200,9 +212,11 @@ impl DataTree {
             ephemeral_owner: new.owner,
             ..StatPersisted::default()
         };
-        let node = Node::new(new.path, new.data, stat, acl);
+        let data = new.data.unwrap_or_default();
+        let mut node = Node::new(new.path, data, stat, acl);
+        node.set_null(new.data.is_none());
         let i = self.insert_node(node, Some(parent));
-        self.quota_created(new.path, parent_path, path::name(new.path), new.data.len());
+        self.quota_created(new.path, parent_path, path::name(new.path), data.len());
         let parent_acl = self.node_acl(parent);
         events.push(event(new.path, event_type::NODE_CREATED, self.node_acl(i)));
         events.push(event(
@@ -264,7 +278,7 @@ impl DataTree {
     fn set_data(
         &mut self,
         p: &str,
-        data: &[u8],
+        data: Option<&[u8]>,
         version: i32,
         zxid: i64,
         time: i64,
@@ -272,7 +286,10 @@ impl DataTree {
     ) -> Result<Stat, ErrorCode> {
         let i = self.store.find(p).ok_or(ErrorCode::NoNode)?;
         let old_len = self.store.node(i).data().len() as i64;
+        let null = data.is_none();
+        let data = data.unwrap_or_default();
         self.replace_data(i, data);
+        self.store.node_mut(i).set_null(null);
         self.quota_set(p, data.len() as i64 - old_len);
         self.update_meta(i, |n| {
             n.stat.mtime = time;

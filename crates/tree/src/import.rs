@@ -326,7 +326,7 @@ mod tests {
             },
             txn: Txn::Create(CreateTxn {
                 path: "/a/x".into(),
-                data: vec![],
+                data: Some(vec![]),
                 acl: Acl::open_unsafe(),
                 ephemeral: false,
                 parent_cversion: cv,

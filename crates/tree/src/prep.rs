@@ -325,7 +325,7 @@ fn header(client_id: i64, ctx: &PrepContext, op: i32) -> TxnHeader {
 fn prep_one(view: &mut View, req: &Request, ctx: &PrepContext) -> Result<Txn, ErrorCode> {
     match req {
         Request::Delete(r) => prep_delete(view, &r.path, r.version, ctx),
-        Request::SetData(r) => prep_set_data(view, &r.path, &r.data, r.version, ctx),
+        Request::SetData(r) => prep_set_data(view, &r.path, r.data.as_deref(), r.version, ctx),
         Request::SetAcl(r) => prep_set_acl(view, &r.path, &r.acl, r.version, ctx),
         Request::Check(r) => prep_check(view, &r.path, r.version, ctx),
         Request::Create(c) => prep_create(view, c, c.op, c.ttl, ctx),
@@ -495,7 +495,7 @@ fn prep_delete_container(view: &mut View, p: &str) -> Result<Txn, ErrorCode> {
 fn prep_set_data(
     view: &mut View,
     p: &str,
-    data: &[u8],
+    data: Option<&[u8]>,
     version: i32,
     ctx: &PrepContext,
 ) -> Result<Txn, ErrorCode> {
@@ -507,7 +507,7 @@ fn prep_set_data(
     view.put(p, node);
     Ok(Txn::SetData(SetDataTxn {
         path: p.to_string(),
-        data: data.to_vec(),
+        data: data.map(<[u8]>::to_vec),
         version,
     }))
 }

@@ -29,7 +29,7 @@ impl DataTree {
             Request::GetData(r) => {
                 let (data, stat) = self.get_data(&r.path, auth)?;
                 Ok(Response::GetData(GetDataResponse {
-                    data: data.to_vec(),
+                    data: data.map(<[u8]>::to_vec),
                     stat,
                 }))
             }
@@ -70,10 +70,14 @@ impl DataTree {
     }
 
     /// getData without copying the data: NoNode, then READ.
-    pub fn get_data(&self, p: &str, auth: &AuthContext) -> Result<(&[u8], Stat), ErrorCode> {
+    pub fn get_data(
+        &self,
+        p: &str,
+        auth: &AuthContext,
+    ) -> Result<(Option<&[u8]>, Stat), ErrorCode> {
         let n = self.lookup(p)?;
         acl::require(self.acls.get(n.acl), perms::READ, auth)?;
-        Ok((n.data(), client_stat(n)))
+        Ok((n.client_data(), client_stat(n)))
     }
 
     /// getChildren(2): NoNode, then READ; names in no particular order.
@@ -147,7 +151,7 @@ impl DataTree {
             let res = match op {
                 Request::GetData(r) => self
                     .get_data(&r.path, auth)
-                    .map(|(d, s)| MultiResult::GetData(d.to_vec(), s)),
+                    .map(|(d, s)| MultiResult::GetData(d.map(<[u8]>::to_vec), s)),
                 Request::GetChildren(r) => self
                     .get_children(&r.path, auth)
                     .map(|(c, _)| MultiResult::GetChildren(c)),

@@ -8,7 +8,7 @@
 //! acl_lists  u32 n, then n times:
 //!              u32 entries, then per entry: perms i32, scheme str, id str
 //! nodes      u64 n, then n times, depth-first, children by name (root first):
-//!              path str, data bytes,
+//!              path str, data bytes (length 0xFFFFFFFF: null data),
 //!              czxid i64, mzxid i64, pzxid i64, ctime i64, mtime i64,
 //!              version i32, cversion i32 (stored: child creates),
 //!              aversion i32, ephemeral_owner i64,
@@ -127,7 +127,10 @@ impl DataTree {
         while let Some(i) = stack.pop() {
             let n = self.store.node(i);
             out.blob(n.path_bytes())?;
-            out.blob(n.data())?;
+            match n.client_data() {
+                Some(d) => out.blob(d)?,
+                None => out.u32(u32::MAX)?,
+            }
             let s = &n.stat;
             for v in [s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime] {
                 out.i64(v)?;
@@ -221,6 +224,22 @@ impl In<'_> {
         }
         Ok(v)
     }
+    /// A blob whose length u32::MAX means null.
+    fn opt_blob(&mut self) -> Result<Option<Vec<u8>>, TreeError> {
+        let len = self.u32()?;
+        if len == u32::MAX {
+            return Ok(None);
+        }
+        let mut v = Vec::new();
+        self.r
+            .take(len as u64)
+            .read_to_end(&mut v)
+            .map_err(TreeError::Io)?;
+        if v.len() as u64 != len as u64 {
+            return Err(TreeError::Truncated);
+        }
+        Ok(Some(v))
+    }
     fn string(&mut self, what: &'static str) -> Result<String, TreeError> {
         String::from_utf8(self.blob()?).map_err(|_| TreeError::Corrupt { what })
     }
@@ -260,7 +279,7 @@ fn read_nodes(inp: &mut In, t: &mut DataTree, lists: &[u32]) -> Result<(), TreeE
     let n = inp.u64()?;
     for k in 0..n {
         let p = inp.string("node path")?;
-        let data = inp.blob()?;
+        let data = inp.opt_blob()?;
         let mut w = [0i64; 5];
         for v in w.iter_mut() {
             *v = inp.i64()?;
@@ -284,7 +303,8 @@ fn read_nodes(inp: &mut In, t: &mut DataTree, lists: &[u32]) -> Result<(), TreeE
             aversion,
             ephemeral_owner,
         };
-        let node = Node::new(&p, &data, stat, acl);
+        let mut node = Node::new(&p, data.as_deref().unwrap_or_default(), stat, acl);
+        node.set_null(data.is_none());
         t.insert_node(node, parent);
     }
     if t.store.find("/").is_none() {

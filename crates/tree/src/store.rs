@@ -26,6 +26,9 @@ pub(crate) struct StatPersisted {
 }
 
 /// One znode. Its path and data share one allocation.
+/// The high bit of `Node::path_len`: the data is null.
+const NULL_DATA: u32 = 1 << 31;
+
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
     /// The path's bytes, then the data's.
@@ -40,7 +43,10 @@ impl Node {
     pub fn new(path: &str, data: &[u8], stat: StatPersisted, acl: u32) -> Node {
         Node {
             blob: [path.as_bytes(), data].concat().into(),
-            path_len: u32::try_from(path.len()).expect("paths are far below 4 GiB"),
+            path_len: u32::try_from(path.len())
+                .ok()
+                .filter(|l| l & NULL_DATA == 0)
+                .expect("paths are far below 2 GiB"),
             acl,
             stat,
             children: None,
@@ -52,16 +58,40 @@ impl Node {
         std::str::from_utf8(self.path_bytes()).unwrap_or_default()
     }
 
+    fn path_end(&self) -> usize {
+        (self.path_len & !NULL_DATA) as usize
+    }
+
     pub fn path_bytes(&self) -> &[u8] {
-        &self.blob[..self.path_len as usize]
+        &self.blob[..self.path_end()]
     }
 
     pub fn data(&self) -> &[u8] {
-        &self.blob[self.path_len as usize..]
+        &self.blob[self.path_end()..]
+    }
+
+    /// Whether the data is null (set as null, which ZooKeeper returns as
+    /// null, not empty). Null data is also empty.
+    pub fn data_is_null(&self) -> bool {
+        self.path_len & NULL_DATA != 0
+    }
+
+    /// The data as clients see it: None for null.
+    pub fn client_data(&self) -> Option<&[u8]> {
+        (!self.data_is_null()).then(|| self.data())
     }
 
     pub fn set_data(&mut self, data: &[u8]) {
         self.blob = [self.path_bytes(), data].concat().into();
+    }
+
+    /// Marks the data null (true) or not.
+    pub fn set_null(&mut self, null: bool) {
+        if null {
+            self.path_len |= NULL_DATA;
+        } else {
+            self.path_len &= !NULL_DATA;
+        }
     }
 
     pub fn child_count(&self) -> usize {

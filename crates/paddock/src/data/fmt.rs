@@ -65,6 +65,12 @@ pub fn stat(s: &Stat) -> String {
 }
 
 /// A data length plus a short preview when the bytes are printable text.
+/// Znode data that may be null.
+pub fn opt_data(d: Option<&[u8]>) -> String {
+    d.map_or_else(|| "null".to_string(), data)
+}
+
+/// A short, printable preview of znode data.
 pub fn data(d: &[u8]) -> String {
     const PREVIEW_BYTES: usize = 32;
     let head = &d[..d.len().min(PREVIEW_BYTES)];
@@ -124,7 +130,7 @@ pub fn txn_fields(t: &Txn) -> String {
         Txn::Create(c) => format!(
             "path={} data={} acl={} ephemeral={} parentCversion={}",
             c.path,
-            data(&c.data),
+            opt_data(c.data.as_deref()),
             acl(&c.acl),
             c.ephemeral,
             c.parent_cversion
@@ -132,7 +138,7 @@ pub fn txn_fields(t: &Txn) -> String {
         Txn::CreateTtl(c) => format!(
             "path={} data={} acl={} parentCversion={} ttl={}",
             c.path,
-            data(&c.data),
+            opt_data(c.data.as_deref()),
             acl(&c.acl),
             c.parent_cversion,
             c.ttl
@@ -140,7 +146,7 @@ pub fn txn_fields(t: &Txn) -> String {
         Txn::CreateContainer(c) => format!(
             "path={} data={} acl={} parentCversion={}",
             c.path,
-            data(&c.data),
+            opt_data(c.data.as_deref()),
             acl(&c.acl),
             c.parent_cversion
         ),
@@ -148,7 +154,7 @@ pub fn txn_fields(t: &Txn) -> String {
         Txn::SetData(d) => format!(
             "path={} data={} version={}",
             d.path,
-            data(&d.data),
+            opt_data(d.data.as_deref()),
             d.version
         ),
         Txn::SetAcl(a) => format!("path={} acl={} version={}", a.path, acl(&a.acl), a.version),

@@ -328,7 +328,7 @@ mod tests {
             },
             txn: Txn::Create(CreateTxn {
                 path: path.into(),
-                data: vec![1],
+                data: Some(vec![1]),
                 acl: Acl::open_unsafe(),
                 ephemeral: false,
                 parent_cversion: -1,

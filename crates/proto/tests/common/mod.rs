@@ -41,6 +41,11 @@ pub fn s() -> impl Strategy<Value = String> {
 }
 
 /// Short data.
+/// Znode data: null or a short buffer.
+pub fn ob() -> impl Strategy<Value = Option<Vec<u8>>> {
+    proptest::option::of(b())
+}
+
 pub fn b() -> impl Strategy<Value = Vec<u8>> {
     vec(any::<u8>(), 0..12)
 }
@@ -89,7 +94,7 @@ pub fn error_code() -> impl Strategy<Value = ErrorCode> {
 }
 
 fn create_op(ops: &'static [OpCode]) -> impl Strategy<Value = Request> {
-    (select(ops), s(), b(), acls(), any::<i32>(), any::<i64>()).prop_map(
+    (select(ops), s(), ob(), acls(), any::<i32>(), any::<i64>()).prop_map(
         |(op, path, data, acl, flags, ttl)| {
             Request::Create(CreateOp {
                 op,
@@ -122,7 +127,7 @@ pub fn multi_write_op() -> impl Strategy<Value = Request> {
         .prop_map(Request::Delete),
         record!(SetDataRequest {
             path: s(),
-            data: b(),
+            data: ob(),
             version: any::<i32>()
         })
         .prop_map(Request::SetData),
@@ -258,7 +263,7 @@ pub fn multi_result() -> impl Strategy<Value = MultiResult> {
         stat().prop_map(MultiResult::SetData),
         Just(MultiResult::Check),
         error_code().prop_map(MultiResult::Error),
-        (b(), stat()).prop_map(|(d, st)| MultiResult::GetData(d, st)),
+        (ob(), stat()).prop_map(|(d, st)| MultiResult::GetData(d, st)),
         strings().prop_map(MultiResult::GetChildren),
     ]
 }
@@ -288,7 +293,7 @@ pub fn response() -> impl Strategy<Value = (OpCode, Response)> {
             .prop_map(|(op, path, stat)| (op, Response::Create2(Create2Response { path, stat }))),
         (select(vec![O::Exists, O::SetData, O::SetAcl]), stat())
             .prop_map(|(op, st)| (op, Response::Stat(st))),
-        (select(vec![O::GetData, O::Reconfig]), b(), stat())
+        (select(vec![O::GetData, O::Reconfig]), ob(), stat())
             .prop_map(|(op, data, stat)| (op, Response::GetData(GetDataResponse { data, stat }))),
         strings().prop_map(|children| {
             (
@@ -332,7 +337,7 @@ pub fn response() -> impl Strategy<Value = (OpCode, Response)> {
 fn create_txn() -> impl Strategy<Value = CreateTxn> {
     record!(CreateTxn {
         path: s(),
-        data: b(),
+        data: ob(),
         acl: acls(),
         ephemeral: any::<bool>(),
         parent_cversion: any::<i32>(),
@@ -345,7 +350,7 @@ pub fn txn_part() -> impl Strategy<Value = Txn> {
         create_txn().prop_map(Txn::Create),
         record!(CreateTtlTxn {
             path: s(),
-            data: b(),
+            data: ob(),
             acl: acls(),
             parent_cversion: any::<i32>(),
             ttl: any::<i64>(),
@@ -353,7 +358,7 @@ pub fn txn_part() -> impl Strategy<Value = Txn> {
         .prop_map(Txn::CreateTtl),
         record!(CreateContainerTxn {
             path: s(),
-            data: b(),
+            data: ob(),
             acl: acls(),
             parent_cversion: any::<i32>(),
         })
@@ -361,7 +366,7 @@ pub fn txn_part() -> impl Strategy<Value = Txn> {
         record!(DeleteTxn { path: s() }).prop_map(Txn::Delete),
         record!(SetDataTxn {
             path: s(),
-            data: b(),
+            data: ob(),
             version: any::<i32>()
         })
         .prop_map(Txn::SetData),

@@ -45,7 +45,7 @@ fn leaf() -> impl Strategy<Value = Txn> {
             |(path, data, acl, ephemeral, parent_cversion)| {
                 Txn::Create(CreateTxn {
                     path,
-                    data,
+                    data: Some(data),
                     acl,
                     ephemeral,
                     parent_cversion,
@@ -61,7 +61,7 @@ fn leaf() -> impl Strategy<Value = Txn> {
             .prop_map(|(path, acl, parent_cversion, ttl)| {
                 Txn::CreateTtl(CreateTtlTxn {
                     path,
-                    data: vec![],
+                    data: Some(vec![]),
                     acl,
                     parent_cversion,
                     ttl,
@@ -70,7 +70,7 @@ fn leaf() -> impl Strategy<Value = Txn> {
         (path(), -1..3i32).prop_map(|(path, parent_cversion)| {
             Txn::CreateContainer(CreateContainerTxn {
                 path,
-                data: vec![1],
+                data: Some(vec![1]),
                 acl: Acl::open_unsafe(),
                 parent_cversion,
             })
@@ -78,7 +78,7 @@ fn leaf() -> impl Strategy<Value = Txn> {
         path().prop_map(|path| Txn::Delete(DeleteTxn { path })),
         (path(), data, any::<i32>()).prop_map(|(path, data, version)| Txn::SetData(SetDataTxn {
             path,
-            data,
+            data: Some(data),
             version
         })),
         (path(), acl(), any::<i32>()).prop_map(|(path, acl, version)| Txn::SetAcl(SetAclTxn {

@@ -119,7 +119,7 @@ pub fn create_op(
     Request::Create(CreateOp {
         op,
         path: path.into(),
-        data: data.to_vec(),
+        data: Some(data.to_vec()),
         acl,
         flags,
         ttl,
@@ -136,7 +136,7 @@ pub fn delete(path: &str, version: i32) -> Request {
 pub fn set(path: &str, data: &[u8], version: i32) -> Request {
     Request::SetData(proto::SetDataRequest {
         path: path.into(),
-        data: data.to_vec(),
+        data: Some(data.to_vec()),
         version,
     })
 }

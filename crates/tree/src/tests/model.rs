@@ -174,7 +174,14 @@ impl Model {
                 .delete(&r.path, r.version, zxid, events)
                 .map(|_| Response::Empty),
             Request::SetData(r) => self
-                .set(&r.path, &r.data, r.version, zxid, time, events)
+                .set(
+                    &r.path,
+                    &r.data.clone().unwrap_or_default(),
+                    r.version,
+                    zxid,
+                    time,
+                    events,
+                )
                 .map(Response::Stat),
             Request::SetAcl(r) => {
                 crate::path::validate(&r.path)?;
@@ -260,7 +267,13 @@ impl Model {
         pn.pzxid = zxid;
         self.nodes.insert(
             p.clone(),
-            MNode::new(c.acl.clone(), c.data.clone(), zxid, time, owner),
+            MNode::new(
+                c.acl.clone(),
+                c.data.clone().unwrap_or_default(),
+                zxid,
+                time,
+                owner,
+            ),
         );
         events.push(ev(&p, ev::NODE_CREATED, &c.acl));
         events.push(ev(
@@ -359,7 +372,14 @@ impl Model {
                     .delete(&r.path, r.version, zxid, &mut evs)
                     .map(|_| MultiResult::Delete),
                 Request::SetData(r) => self
-                    .set(&r.path, &r.data, r.version, zxid, time, &mut evs)
+                    .set(
+                        &r.path,
+                        &r.data.clone().unwrap_or_default(),
+                        r.version,
+                        zxid,
+                        time,
+                        &mut evs,
+                    )
                     .map(MultiResult::SetData),
                 Request::Check(r) => self.check(&r.path, r.version).map(|_| MultiResult::Check),
                 _ => Err(ErrorCode::BadArguments),

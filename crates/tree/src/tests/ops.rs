@@ -235,7 +235,7 @@ fn set_data_rules() {
     assert_eq!(
         h.read(&get("/s")),
         Ok(Response::GetData(proto::GetDataResponse {
-            data: b"v2".to_vec(),
+            data: Some(b"v2".to_vec()),
             stat: stat_of(&h, "/s"),
         }))
     );
@@ -407,7 +407,7 @@ fn zookeeper_logged_failed_multi_applies_as_all_errors() {
         txn: Txn::Multi(vec![
             Txn::Create(proto::txn::CreateTxn {
                 path: "/a".into(),
-                data: vec![],
+                data: Some(vec![]),
                 acl: Acl::open_unsafe(),
                 ephemeral: false,
                 parent_cversion: 1,

@@ -179,7 +179,7 @@ pub(crate) mod tests {
             },
             txn: Txn::Create(CreateTxn {
                 path: path.into(),
-                data: b"d".to_vec(),
+                data: Some(b"d".to_vec()),
                 acl: Acl::open_unsafe(),
                 ephemeral: false,
                 parent_cversion: 1,
