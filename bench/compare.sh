@@ -44,6 +44,7 @@ big=0
 zk_heap=2g
 out=""
 build=1
+paddock_bin=""
 plots="$repo/bench/plots"
 
 usage() {
@@ -62,6 +63,7 @@ usage: bench/compare.sh [options]
   --out DIR         where results, logs and data dirs go (default: a new dir in /tmp)
   --plots DIR       where the PNG plots go, or "none" (default bench/plots)
   --no-build        use target/release/paddock as it is
+  --paddock-bin P   use this paddock binary (server and load generator); implies --no-build
   --ensemble N      not yet: TODO once paddock has an ensemble mode
 EOF
 }
@@ -81,6 +83,7 @@ while [ $# -gt 0 ]; do
         --out) out="$2"; shift 2 ;;
         --plots) plots="$2"; shift 2 ;;
         --no-build) build=0; shift ;;
+        --paddock-bin) paddock_bin="$2"; build=0; shift 2 ;;
         --ensemble)
             echo "compare.sh: --ensemble is not supported yet (TODO: needs paddock's ZAB)" >&2
             exit 2 ;;
@@ -100,7 +103,7 @@ fi
 [ -z "$out" ] && out="$(mktemp -d /tmp/paddock-compare.XXXXXX)"
 mkdir -p "$out"
 # A private copy: others may rebuild target/ while this runs.
-cp "$repo/target/release/paddock" "$out/paddock"
+cp "${paddock_bin:-$repo/target/release/paddock}" "$out/paddock"
 bin="$out/paddock"
 events="$out/events.jsonl"
 : > "$events"
@@ -117,7 +120,7 @@ echo "compare.sh: results in $out" >&2
     echo "kernel: $(uname -r)"
     echo "java: $(java -version 2>&1 | head -1)"
     echo "zookeeper: $(dpkg-query -W -f='${Version}' zookeeper 2>/dev/null || echo '?')"
-    echo "paddock: $(cd "$repo" && git rev-parse --short HEAD)$(cd "$repo" && git diff --quiet HEAD -- crates || echo '+dirty')"
+    echo "paddock: ${PADDOCK_COMMIT:-$(cd "$repo" && git rev-parse --short HEAD)$(cd "$repo" && git diff --quiet HEAD -- crates || echo '+dirty')}"
 } > "$out/machine.txt"
 cat "$out/machine.txt" >&2
 

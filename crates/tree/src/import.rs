@@ -105,11 +105,12 @@ impl TreeBuilder {
     }
 
     /// Adds a node. The root (`"/"`) must come first; every other node
-    /// after its parent. `acl` is the node's full ACL list.
+    /// after its parent. `data` is `None` for null data (which clients
+    /// read back as null, not empty). `acl` is the node's full ACL list.
     pub fn add_node(
         &mut self,
         path: &str,
-        data: &[u8],
+        data: Option<&[u8]>,
         acl: &[Acl],
         stat: ImportedStat,
     ) -> Result<(), BuildError> {
@@ -127,7 +128,8 @@ impl TreeBuilder {
             aversion: stat.aversion,
             ephemeral_owner: stat.ephemeral_owner,
         };
-        let node = Node::new(path, data, stat, acl);
+        let mut node = Node::new(path, data.unwrap_or_default(), stat, acl);
+        node.set_null(data.is_none());
         t.insert_node(node, parent);
         Ok(())
     }
@@ -279,12 +281,17 @@ mod tests {
     fn base() -> TreeBuilder {
         let mut b = TreeBuilder::new();
         let open = Acl::open_unsafe();
-        b.add_node("/", b"", &open, ImportedStat::default())
+        b.add_node("/", Some(b""), &open, ImportedStat::default())
             .unwrap();
-        b.add_node("/zookeeper", b"", &open, ImportedStat::default())
+        b.add_node("/zookeeper", Some(b""), &open, ImportedStat::default())
             .unwrap();
-        b.add_node("/zookeeper/quota", b"", &open, ImportedStat::default())
-            .unwrap();
+        b.add_node(
+            "/zookeeper/quota",
+            Some(b""),
+            &open,
+            ImportedStat::default(),
+        )
+        .unwrap();
         b
     }
 
@@ -292,10 +299,13 @@ mod tests {
     fn builds_a_tree_equal_to_its_snapshot_round_trip() {
         let mut b = base();
         let open = Acl::open_unsafe();
-        b.add_node("/a", b"hello", &open, stat(2, 0)).unwrap();
-        b.add_node("/a/e", b"", &open, stat(3, 0x55)).unwrap();
+        b.add_node("/a", Some(b"hello"), &open, stat(2, 0)).unwrap();
+        b.add_node("/a/e", Some(b""), &open, stat(3, 0x55)).unwrap();
+        b.add_node("/n", None, &open, stat(3, 0)).unwrap();
         b.add_session(0x55, 30000);
         let t = b.finish(3).unwrap();
+        assert!(t.store.get("/n").unwrap().data_is_null());
+        assert!(!t.store.get("/a").unwrap().data_is_null());
         assert_eq!(t.last_zxid(), 3);
         assert_eq!(t.ephemerals_of(0x55), vec!["/a/e".to_string()]);
         assert_eq!(t.session_timeout_ms(0x55), Some(30000));
@@ -313,8 +323,8 @@ mod tests {
         use proto::txn::{CreateTxn, TxnHeader};
         let mut b = base();
         let open = Acl::open_unsafe();
-        b.add_node("/a", b"", &open, stat(2, 0)).unwrap();
-        b.add_node("/a/x", b"", &open, stat(3, 0)).unwrap();
+        b.add_node("/a", Some(b""), &open, stat(2, 0)).unwrap();
+        b.add_node("/a/x", Some(b""), &open, stat(3, 0)).unwrap();
         let mut t = b.finish(3).unwrap();
         let create = |zxid, cv| TxnEntry {
             header: TxnHeader {
@@ -361,16 +371,16 @@ mod tests {
         let mut b = TreeBuilder::new();
         let open = Acl::open_unsafe();
         assert!(matches!(
-            b.add_node("/a", b"", &open, stat(1, 0)),
+            b.add_node("/a", Some(b""), &open, stat(1, 0)),
             Err(BuildError::Root { .. })
         ));
         let mut b = base();
         assert!(matches!(
-            b.add_node("/x/y", b"", &open, stat(1, 0)),
+            b.add_node("/x/y", Some(b""), &open, stat(1, 0)),
             Err(BuildError::MissingParent { .. })
         ));
         assert!(matches!(
-            b.add_node("/zookeeper", b"", &open, stat(1, 0)),
+            b.add_node("/zookeeper", Some(b""), &open, stat(1, 0)),
             Err(BuildError::Duplicate { .. })
         ));
         assert!(matches!(

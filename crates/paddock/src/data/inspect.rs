@@ -229,7 +229,7 @@ fn zk_snapshot(path: &Path, out: &mut dyn Write) -> Result {
         let line = format!(
             "{} czxid={:#x} mzxid={:#x} pzxid={:#x} ctime={} mtime={} version={} cversion(stored)={} aversion={} ephemeralOwner={:#x} data={} acl={}",
             n.path, s.czxid, s.mzxid, s.pzxid, fmt::iso_time(s.ctime), fmt::iso_time(s.mtime),
-            s.version, s.cversion, s.aversion, s.ephemeral_owner, fmt::data(n.data), fmt::acl(n.acl)
+            s.version, s.cversion, s.aversion, s.ephemeral_owner, fmt::opt_data(n.data), fmt::acl(n.acl)
         );
         if let Err(e) = writeln!(out, "{line}") {
             write_err = Some(e);

@@ -356,6 +356,7 @@ mod tests {
         let mut r = storage::SnapshotReader::open(&snaps[0].1).unwrap();
         let t = DataTree::deserialize(&mut r).unwrap();
         assert_eq!(t.data("/a").unwrap().0, b"hello");
+        assert_eq!(t.data("/null").unwrap().1.czxid, 4);
         assert_eq!(t.acl("/a").unwrap()[0].id.scheme, "digest");
         assert_eq!(t.stat("/a/c").unwrap().czxid, 7);
         assert_eq!(t.session_timeout_ms(0x77), Some(30000));

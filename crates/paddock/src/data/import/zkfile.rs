@@ -260,10 +260,15 @@ impl JuteFile {
     /// the file is [`ZkError::Truncated`]; a negative or absurd one is
     /// [`ZkError::Corrupt`].
     pub fn buffer(&mut self, what: &'static str) -> Result<Vec<u8>, ZkError> {
+        Ok(self.nullable_buffer(what)?.unwrap_or_default())
+    }
+
+    /// A jute `buffer`, `None` for null (length -1).
+    pub fn nullable_buffer(&mut self, what: &'static str) -> Result<Option<Vec<u8>>, ZkError> {
         let start = self.offset;
         let len = self.i32(what)?;
         if len == -1 {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         if len < 0 || len as u64 > MAX_FIELD_BYTES {
             return Err(self.corrupt_at(start, format!("the {what} has length {len}")));
@@ -277,7 +282,7 @@ impl JuteFile {
         }
         let mut v = vec![0u8; len as usize];
         self.exact(&mut v, start, what)?;
-        Ok(v)
+        Ok(Some(v))
     }
 
     /// A jute `ustring` (null reads as empty).

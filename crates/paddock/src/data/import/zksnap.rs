@@ -42,8 +42,8 @@ const LAST_ZXID_BLOCK_BYTES: u64 = 8 + SEAL_BYTES;
 pub struct ZkNode<'a> {
     /// Absolute path (`/` for the root).
     pub path: &'a str,
-    /// The data.
-    pub data: &'a [u8],
+    /// The data (`None`: null).
+    pub data: Option<&'a [u8]>,
     /// The ACL list, resolved from the cache.
     pub acl: &'a [Acl],
     /// The stored stat.
@@ -108,7 +108,7 @@ pub fn read(
         if p == "/" {
             break;
         }
-        let data = f.buffer("node data")?;
+        let data = f.nullable_buffer("node data")?;
         let acl_id = f.i64("node ACL id")?;
         let stat = read_stat(&mut f)?;
         let acl = match acls.get(&acl_id) {
@@ -124,7 +124,7 @@ pub fn read(
         let path = if p.is_empty() { "/" } else { p.as_str() };
         on_node(ZkNode {
             path,
-            data: &data,
+            data: data.as_deref(),
             acl,
             stat,
         })
@@ -262,6 +262,16 @@ pub(crate) mod tests {
         s.i32(1).i64(0x77).i32(30000);
         s.i32(1).i64(1).i32(1).i32(31).buf(b"digest").buf(b"u:x");
         s.node("", b"", -1, 0).node("/zookeeper", b"", -1, 0);
+        s.buf(b"/null").i32(-1).i64(-1); // null data
+        s.i64(4)
+            .i64(4)
+            .i64(1000)
+            .i64(2000)
+            .i32(0)
+            .i32(0)
+            .i32(0)
+            .i64(0)
+            .i64(4);
         s.node("/a", b"hello", 1, 5);
         s.buf(b"/").seal();
         s.i64(5).i32(2).i64(1234).seal();
@@ -274,12 +284,8 @@ pub(crate) mod tests {
         std::fs::write(&p, bytes).unwrap();
         let mut seen = Vec::new();
         let info = read(&p, |n| {
-            seen.push(format!(
-                "{} {} {}",
-                n.path,
-                n.data.len(),
-                n.acl[0].id.scheme
-            ));
+            let len = n.data.map_or(-1, |d| d.len() as i64);
+            seen.push(format!("{} {len} {}", n.path, n.acl[0].id.scheme));
             Ok(())
         })?;
         Ok((info, seen))
@@ -288,9 +294,17 @@ pub(crate) mod tests {
     #[test]
     fn reads_a_hand_built_snapshot() {
         let (info, seen) = read_all(&sample_snapshot()).unwrap();
-        assert_eq!(seen, vec!["/ 0 world", "/zookeeper 0 world", "/a 5 digest"]);
+        assert_eq!(
+            seen,
+            vec![
+                "/ 0 world",
+                "/zookeeper 0 world",
+                "/null -1 world",
+                "/a 5 digest"
+            ]
+        );
         assert_eq!(info.sessions, vec![(0x77, 30000)]);
-        assert_eq!(info.nodes, 3);
+        assert_eq!(info.nodes, 4);
         assert_eq!(info.digest.map(|d| d.digest), Some(1234));
         assert_eq!(info.last_processed_zxid, None);
     }
