@@ -12,7 +12,7 @@ use std::sync::mpsc as std_mpsc;
 use storage::Storage;
 use tokio::sync::mpsc;
 
-use crate::core::CoreMsg;
+use crate::core::{CoreMsg, SnapshotChunk};
 
 /// Work for the commit thread.
 pub enum CommitMsg {
@@ -20,12 +20,13 @@ pub enum CommitMsg {
     Append(i64, Vec<u8>),
     /// Start a new log segment (a snapshot is being taken).
     Roll,
-    /// Write a snapshot of `zxid` in the background, then purge.
+    /// Write a snapshot of `zxid` in the background from the bytes the
+    /// core sends, then purge.
     Snapshot {
         /// The last zxid the snapshot covers.
         zxid: i64,
-        /// The tree to write.
-        tree: Box<tree::DataTree>,
+        /// The snapshot body, in order, then `End`.
+        chunks: std_mpsc::Receiver<SnapshotChunk>,
     },
 }
 
@@ -72,8 +73,8 @@ fn run(
                         return fail(&core, e);
                     }
                 }
-                CommitMsg::Snapshot { zxid, tree } => {
-                    spawn_snapshot(policy, zxid, tree, core.clone())
+                CommitMsg::Snapshot { zxid, chunks } => {
+                    spawn_snapshot(policy, zxid, chunks, core.clone())
                 }
             }
             next = rx.try_recv().ok();
@@ -112,7 +113,7 @@ fn fail(core: &mpsc::Sender<CoreMsg>, e: storage::StorageError) {
 fn spawn_snapshot(
     policy: &SnapshotPolicy,
     zxid: i64,
-    tree: Box<tree::DataTree>,
+    chunks: std_mpsc::Receiver<SnapshotChunk>,
     core: mpsc::Sender<CoreMsg>,
 ) {
     let data_dir = policy.data_dir.clone();
@@ -122,12 +123,27 @@ fn spawn_snapshot(
         .name("paddock-snapshot".into())
         .spawn(move || {
             let started = std::time::Instant::now();
-            match storage::write_snapshot(&data_dir, zxid, |w| tree.serialize(w)) {
+            let mut abandoned = false;
+            let body = |w: &mut dyn std::io::Write| {
+                for chunk in chunks.iter() {
+                    match chunk {
+                        SnapshotChunk::Bytes(b) => w.write_all(&b)?,
+                        SnapshotChunk::End => return Ok(()),
+                    }
+                }
+                abandoned = true;
+                Err(std::io::Error::other("abandoned by the core"))
+            };
+            match storage::write_snapshot(&data_dir, zxid, body) {
                 Ok(path) => tracing::info!(
                     "snapshot {} written in {} ms",
                     path.display(),
                     started.elapsed().as_millis()
                 ),
+                Err(_) if abandoned => {
+                    tracing::warn!("snapshot at zxid {zxid:#x} abandoned");
+                    return;
+                }
                 Err(e) => {
                     let _ = core.blocking_send(CoreMsg::StorageFailed {
                         error: format!("writing snapshot: {e}"),

@@ -302,6 +302,14 @@ impl AclCache {
         }
     }
 
+    /// The live entries, by index.
+    pub fn live(&self) -> impl Iterator<Item = (u32, &Arc<[Acl]>)> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().map(|e| (i as u32, &e.acl)))
+    }
+
     /// The content hash of entry `i`.
     pub fn hash_of(&self, i: u32) -> u64 {
         match self.entries.get(i as usize) {

@@ -5,9 +5,10 @@
 //! magic      8 bytes  "PDKTREE\0"
 //! version    u32      1
 //! last_zxid  i64
-//! acl_lists  u32 n, then n times:
+//! acl_lists  u32 n (the ACL cache's live lists), then n times:
 //!              u32 entries, then per entry: perms i32, scheme str, id str
-//! nodes      u64 n, then n times, depth-first, children by name (root first):
+//! nodes      u64 n, then n times, in any order (parents need not come
+//!            first; this build writes its slab order):
 //!              path str, data bytes (length 0xFFFFFFFF: null data),
 //!              czxid i64, mzxid i64, pzxid i64, ctime i64, mtime i64,
 //!              version i32, cversion i32 (stored: child creates),
@@ -18,8 +19,8 @@
 //! ```
 //!
 //! Loading checks every length against the bytes present (it never
-//! allocates more than it has read), that each node's parent came before
-//! it, that no path repeats, that ACL indices exist, and that the
+//! allocates more than it has read), that each node's parent is in the
+//! file, that no path repeats, that ACL indices exist, and that the
 //! recomputed digest equals the stored one.
 
 use std::io::{self, Read, Write};
@@ -35,122 +36,176 @@ pub const MAGIC: &[u8; 8] = b"PDKTREE\0";
 /// The format version this build writes and reads.
 pub const VERSION: u32 = 1;
 
-struct Out<'a> {
-    w: &'a mut dyn Write,
-    buf: Vec<u8>,
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_be_bytes());
 }
 
-impl Out<'_> {
-    fn bytes(&mut self, b: &[u8]) -> io::Result<()> {
-        self.buf.extend_from_slice(b);
-        if self.buf.len() >= 1 << 16 {
-            self.flush()?;
-        }
-        Ok(())
+fn put_i64(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+/// A length-prefixed field. Paths, data and ACL ids are bounded by the
+/// packet limit, far below 4 GiB.
+fn put_blob(out: &mut Vec<u8>, b: &[u8]) {
+    debug_assert!(b.len() < u32::MAX as usize);
+    put_u32(out, b.len() as u32);
+    out.extend_from_slice(b);
+}
+
+/// One node's record; `acl` is its index in the snapshot's ACL table.
+pub(crate) fn encode_node(n: &Node, acl: u32, out: &mut Vec<u8>) {
+    put_blob(out, n.path_bytes());
+    match n.client_data() {
+        Some(d) => put_blob(out, d),
+        None => put_u32(out, u32::MAX),
     }
-    fn u32(&mut self, v: u32) -> io::Result<()> {
-        self.bytes(&v.to_be_bytes())
+    let s = &n.stat;
+    for v in [s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime] {
+        put_i64(out, v);
     }
-    fn i32(&mut self, v: i32) -> io::Result<()> {
-        self.bytes(&v.to_be_bytes())
+    for v in [s.version, s.cversion, s.aversion] {
+        put_u32(out, v as u32);
     }
-    fn i64(&mut self, v: i64) -> io::Result<()> {
-        self.bytes(&v.to_be_bytes())
+    put_i64(out, s.ephemeral_owner);
+    put_u32(out, acl);
+}
+
+/// A snapshot being written while the tree goes on changing: made by
+/// [`DataTree::snapshot_begin`], advanced by [`DataTree::snapshot_step`].
+/// Its bytes are those [`DataTree::serialize`] would have written at the
+/// moment it began. One at a time per tree.
+#[derive(Debug)]
+pub struct SnapshotWriter {
+    zxid: i64,
+    nodes: u64,
+    written: u64,
+    trailer: Vec<u8>,
+    done: bool,
+}
+
+impl SnapshotWriter {
+    /// The last zxid the snapshot includes.
+    pub fn zxid(&self) -> i64 {
+        self.zxid
     }
-    fn blob(&mut self, b: &[u8]) -> io::Result<()> {
-        let len = u32::try_from(b.len())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "field over 4 GiB"))?;
-        self.u32(len)?;
-        self.bytes(b)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.w.write_all(&self.buf)?;
-        self.buf.clear();
-        Ok(())
+
+    /// Whether every byte has been handed out.
+    pub fn is_done(&self) -> bool {
+        self.done
     }
 }
+
+/// Bytes buffered before each write in [`DataTree::serialize`].
+const CHUNK: usize = 1 << 16;
 
 impl DataTree {
-    /// Writes the snapshot body (format in [`crate::snapshot`]).
-    pub fn serialize(&self, w: &mut dyn Write) -> io::Result<()> {
-        let mut out = Out {
-            w,
-            buf: Vec::with_capacity(1 << 16),
-        };
-        out.bytes(MAGIC)?;
-        out.u32(VERSION)?;
-        out.i64(self.last_zxid)?;
-        let index = self.write_acls(&mut out)?;
-        self.write_nodes(&mut out, &index)?;
-        out.u32(self.sessions.len() as u32)?;
-        for (&id, &timeout) in &self.sessions {
-            out.i64(id)?;
-            out.i32(timeout)?;
-        }
-        out.bytes(&self.digest.to_be_bytes())?;
-        out.flush()
-    }
-
-    /// Writes the live ACL lists; returns cache index -> file index.
-    fn write_acls(&self, out: &mut Out) -> io::Result<Vec<u32>> {
-        let mut index = Vec::new();
-        let mut lists = Vec::new();
-        for i in self.store.slots() {
-            let a = self.store.node(i).acl as usize;
-            if index.len() <= a {
-                index.resize(a + 1, u32::MAX);
-            }
-            if index[a] == u32::MAX {
-                index[a] = lists.len() as u32;
-                lists.push(a as u32);
-            }
-        }
-        out.u32(lists.len() as u32)?;
-        for &a in &lists {
-            let acl = self.acls.get(a);
-            out.u32(acl.len() as u32)?;
+    /// The header up to the node count; returns ACL cache index ->
+    /// snapshot ACL index.
+    fn encode_header(&self, out: &mut Vec<u8>) -> Vec<u32> {
+        out.extend_from_slice(MAGIC);
+        put_u32(out, VERSION);
+        put_i64(out, self.last_zxid);
+        let live: Vec<_> = self.acls.live().collect();
+        let mut map = vec![u32::MAX; live.last().map_or(0, |(i, _)| *i as usize + 1)];
+        put_u32(out, live.len() as u32);
+        for (k, (i, acl)) in live.iter().enumerate() {
+            map[*i as usize] = k as u32;
+            put_u32(out, acl.len() as u32);
             for e in acl.iter() {
-                out.i32(e.perms)?;
-                out.blob(e.id.scheme.as_bytes())?;
-                out.blob(e.id.id.as_bytes())?;
+                put_u32(out, e.perms as u32);
+                put_blob(out, e.id.scheme.as_bytes());
+                put_blob(out, e.id.id.as_bytes());
             }
         }
-        Ok(index)
+        out.extend_from_slice(&(self.store.len() as u64).to_be_bytes());
+        map
     }
 
-    fn write_nodes(&self, out: &mut Out, index: &[u32]) -> io::Result<()> {
-        out.bytes(&(self.store.len() as u64).to_be_bytes())?;
-        let Some(root) = self.store.find("/") else {
-            return Ok(());
-        };
-        let mut stack = vec![root];
-        while let Some(i) = stack.pop() {
-            let n = self.store.node(i);
-            out.blob(n.path_bytes())?;
-            match n.client_data() {
-                Some(d) => out.blob(d)?,
-                None => out.u32(u32::MAX)?,
-            }
-            let s = &n.stat;
-            for v in [s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime] {
-                out.i64(v)?;
-            }
-            out.i32(s.version)?;
-            out.i32(s.cversion)?;
-            out.i32(s.aversion)?;
-            out.i64(s.ephemeral_owner)?;
-            out.u32(index[n.acl as usize])?;
-            // Sorted, so equal trees give equal bytes whatever their history.
-            let mut kids: Vec<u32> = self.store.children(i).collect();
-            kids.sort_unstable_by(|&a, &b| {
-                self.store
-                    .node(b)
-                    .path_bytes()
-                    .cmp(self.store.node(a).path_bytes())
-            });
-            stack.extend(kids);
+    /// Sessions and digest.
+    fn encode_trailer(&self, out: &mut Vec<u8>) {
+        put_u32(out, self.sessions.len() as u32);
+        for (&id, &timeout) in &self.sessions {
+            put_i64(out, id);
+            put_u32(out, timeout as u32);
         }
-        Ok(())
+        out.extend_from_slice(&self.digest.to_be_bytes());
+    }
+
+    /// Writes the snapshot body (format in [`crate::snapshot`]) at once.
+    pub fn serialize(&self, w: &mut dyn Write) -> io::Result<()> {
+        let mut out = Vec::with_capacity(CHUNK + 4096);
+        let map = self.encode_header(&mut out);
+        for i in self.store.slots() {
+            let n = self.store.node(i);
+            encode_node(n, map[n.acl as usize], &mut out);
+            if out.len() >= CHUNK {
+                w.write_all(&out)?;
+                out.clear();
+            }
+        }
+        self.encode_trailer(&mut out);
+        w.write_all(&out)
+    }
+
+    /// Starts a snapshot of the tree as it is now, appending its first
+    /// bytes to `out`; [`DataTree::snapshot_step`] hands out the rest
+    /// while the tree goes on changing (copy-before-write: a node changed
+    /// before the snapshot reached it is kept as it was). Starting one
+    /// abandons any other in progress.
+    pub fn snapshot_begin(&mut self, out: &mut Vec<u8>) -> SnapshotWriter {
+        let map = self.encode_header(out);
+        let mut trailer = Vec::new();
+        self.encode_trailer(&mut trailer);
+        self.store.freeze(map);
+        SnapshotWriter {
+            zxid: self.last_zxid,
+            nodes: self.store.len() as u64,
+            written: 0,
+            trailer,
+            done: false,
+        }
+    }
+
+    /// Appends up to `budget` more nodes of `w` to `out`, then, after the
+    /// last, the trailer; returns whether the snapshot is complete. An
+    /// error means the snapshot is inconsistent (a bug) and must be
+    /// dropped.
+    pub fn snapshot_step(
+        &mut self,
+        w: &mut SnapshotWriter,
+        budget: usize,
+        out: &mut Vec<u8>,
+    ) -> io::Result<bool> {
+        if w.done {
+            return Ok(true);
+        }
+        let (written, done) = self.store.freeze_step(budget, out);
+        w.written += written;
+        if !done {
+            return Ok(false);
+        }
+        w.done = true;
+        if w.written != w.nodes {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "snapshot at zxid {:#x}: {} nodes written of {}",
+                    w.zxid, w.written, w.nodes
+                ),
+            ));
+        }
+        out.extend_from_slice(&w.trailer);
+        Ok(true)
+    }
+
+    /// Drops the snapshot in progress, if any.
+    pub fn snapshot_abort(&mut self) {
+        self.store.unfreeze();
+    }
+
+    /// Whether a snapshot is being written.
+    pub fn snapshot_in_progress(&self) -> bool {
+        self.store.is_freezing()
     }
 
     /// Reads a snapshot body. Never panics: bad or truncated bytes are an
@@ -277,7 +332,8 @@ fn read_acls(inp: &mut In, t: &mut DataTree) -> Result<Vec<u32>, TreeError> {
 
 fn read_nodes(inp: &mut In, t: &mut DataTree, lists: &[u32]) -> Result<(), TreeError> {
     let n = inp.u64()?;
-    for k in 0..n {
+    let mut root = None;
+    for _ in 0..n {
         let p = inp.string("node path")?;
         let data = inp.opt_blob()?;
         let mut w = [0i64; 5];
@@ -290,7 +346,14 @@ fn read_nodes(inp: &mut In, t: &mut DataTree, lists: &[u32]) -> Result<(), TreeE
         let &acl = lists
             .get(acl_ix)
             .ok_or(TreeError::Corrupt { what: "ACL index" })?;
-        let parent = locate(t, &p, k == 0)?;
+        if !p.starts_with('/') {
+            return Err(TreeError::Corrupt { what: "node path" });
+        }
+        if t.store.find(&p).is_some() {
+            return Err(TreeError::Corrupt {
+                what: "duplicate path",
+            });
+        }
         t.acls.add_ref(acl);
         let stat = StatPersisted {
             czxid: w[0],
@@ -303,35 +366,32 @@ fn read_nodes(inp: &mut In, t: &mut DataTree, lists: &[u32]) -> Result<(), TreeE
             aversion,
             ephemeral_owner,
         };
+        let is_root = p == "/";
         let mut node = Node::new(&p, data.as_deref().unwrap_or_default(), stat, acl);
         node.set_null(data.is_none());
-        t.insert_node(node, parent);
+        let slot = t.insert_node(node, None);
+        if is_root {
+            root = Some(slot);
+        }
     }
-    if t.store.find("/").is_none() {
+    let Some(root) = root else {
         return Err(TreeError::Corrupt { what: "root node" });
+    };
+    // Nodes come in any order (a live snapshot writes slab order): link
+    // each to its parent once all are in.
+    let slots: Vec<u32> = t.store.slots().collect();
+    for i in slots {
+        if i == root {
+            continue;
+        }
+        let parent = path::parent(t.store.node(i).path())
+            .and_then(|p| t.store.find(p))
+            .ok_or(TreeError::Corrupt {
+                what: "node without its parent",
+            })?;
+        t.store.link_child(parent, i);
     }
     Ok(())
-}
-
-/// The parent slot of a node being loaded: none for the root (which must
-/// come first), else an already loaded node; the path must be new.
-fn locate(t: &DataTree, p: &str, first: bool) -> Result<Option<u32>, TreeError> {
-    if first {
-        return if p == "/" {
-            Ok(None)
-        } else {
-            Err(TreeError::Corrupt { what: "root node" })
-        };
-    }
-    if p == "/" || t.store.find(p).is_some() {
-        return Err(TreeError::Corrupt {
-            what: "duplicate path",
-        });
-    }
-    let parent = path::parent(p).ok_or(TreeError::Corrupt { what: "node path" })?;
-    t.store.find(parent).map(Some).ok_or(TreeError::Corrupt {
-        what: "node before its parent",
-    })
 }
 
 fn read_sessions(inp: &mut In, t: &mut DataTree) -> Result<(), TreeError> {

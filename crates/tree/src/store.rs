@@ -105,8 +105,28 @@ pub(crate) struct Store {
     slab: Vec<Option<Node>>,
     free: Vec<u32>,
     index: HashTable<u32>,
+    /// A point-in-time copy being written, if any.
+    frozen: Option<Box<Frozen>>,
 }
 
+/// A snapshot in progress, copy-before-write: slots are encoded in slab
+/// order a batch at a time while the tree keeps changing. A slot not yet
+/// encoded keeps its bytes as of the start (`pre`) the first time it is
+/// changed, so the result is the tree exactly as it was when the snapshot
+/// began, whatever happens meanwhile. Slots pushed since the start are
+/// past `end` and never looked at.
+#[derive(Debug, Clone)]
+struct Frozen {
+    /// The first slot not yet encoded.
+    next: u32,
+    /// The slab's length at the start.
+    end: u32,
+    /// Slots in `next..end` changed since the start: their encoding then
+    /// (`None`: free then).
+    pre: std::collections::HashMap<u32, Option<Box<[u8]>>>,
+    /// ACL cache index at the start -> index in the snapshot's ACL table.
+    acl_map: Vec<u32>,
+}
 impl Store {
     /// The slot of `path`.
     pub fn find(&self, path: &str) -> Option<u32> {
@@ -128,7 +148,15 @@ impl Store {
         }
     }
 
+    /// The node in slot `i` (which must be live), to change it.
     pub fn node_mut(&mut self, i: u32) -> &mut Node {
+        self.preserve(i);
+        self.slot_mut(i)
+    }
+
+    /// Like `node_mut` for changes a snapshot does not record (child
+    /// links).
+    fn slot_mut(&mut self, i: u32) -> &mut Node {
         match self.slab.get_mut(i as usize) {
             Some(Some(n)) => n,
             _ => panic!("store: slot {i} is not a live node"),
@@ -150,6 +178,7 @@ impl Store {
         let h = path_hash(node.path_bytes());
         let i = match self.free.pop() {
             Some(i) => {
+                self.preserve(i);
                 self.slab[i as usize] = Some(node);
                 i
             }
@@ -167,18 +196,19 @@ impl Store {
     }
 
     fn link(&mut self, parent: u32, child: u32, h: u64) {
-        let mut set = self.node_mut(parent).children.take().unwrap_or_default();
+        let mut set = self.slot_mut(parent).children.take().unwrap_or_default();
         let slab = &self.slab;
         set.insert_unique(h, child, |&j| slot_hash(slab, j));
-        self.node_mut(parent).children = Some(set);
+        self.slot_mut(parent).children = Some(set);
     }
 
     /// Removes slot `i` (which must have no children), unlinking it from
     /// `parent`.
     pub fn remove(&mut self, i: u32, parent: Option<u32>) -> Node {
         let h = path_hash(self.node(i).path_bytes());
+        self.preserve(i);
         if let Some(p) = parent {
-            let n = self.node_mut(p);
+            let n = self.slot_mut(p);
             if let Some(set) = n.children.as_mut() {
                 if let Ok(e) = set.find_entry(h, |&j| j == i) {
                     e.remove();
@@ -196,6 +226,91 @@ impl Store {
             .expect("store: remove of a free slot");
         self.free.push(i);
         node
+    }
+
+    /// Links the already stored `child` under `parent` (snapshot loading,
+    /// where nodes may come before their parents).
+    pub fn link_child(&mut self, parent: u32, child: u32) {
+        let h = path_hash(self.node(child).path_bytes());
+        self.link(parent, child, h);
+    }
+
+    /// Starts a point-in-time copy of every live slot (replacing one in
+    /// progress). `acl_map` maps ACL cache indices to snapshot ones.
+    pub fn freeze(&mut self, acl_map: Vec<u32>) {
+        self.frozen = Some(Box::new(Frozen {
+            next: 0,
+            end: u32::try_from(self.slab.len()).expect("slots are u32"),
+            pre: Default::default(),
+            acl_map,
+        }));
+    }
+
+    /// Ends the copy in progress, if any, unfinished.
+    pub fn unfreeze(&mut self) {
+        self.frozen = None;
+    }
+
+    /// Whether a copy is in progress.
+    pub fn is_freezing(&self) -> bool {
+        self.frozen.is_some()
+    }
+
+    /// Encodes up to `budget` more slots of the copy in progress into
+    /// `out`; returns how many nodes it wrote and whether the copy is
+    /// complete (then it ends).
+    pub fn freeze_step(&mut self, budget: usize, out: &mut Vec<u8>) -> (u64, bool) {
+        let Some(f) = self.frozen.as_deref_mut() else {
+            return (0, true);
+        };
+        let stop = f.end.min(
+            f.next
+                .saturating_add(u32::try_from(budget).unwrap_or(u32::MAX)),
+        );
+        let mut written = 0;
+        for i in f.next..stop {
+            let pre = if f.pre.is_empty() {
+                None
+            } else {
+                f.pre.remove(&i)
+            };
+            match pre {
+                Some(Some(bytes)) => {
+                    out.extend_from_slice(&bytes);
+                    written += 1;
+                }
+                Some(None) => {}
+                None => {
+                    if let Some(n) = &self.slab[i as usize] {
+                        crate::snapshot::encode_node(n, f.acl_map[n.acl as usize], out);
+                        written += 1;
+                    }
+                }
+            }
+        }
+        f.next = stop;
+        let done = stop == f.end;
+        if done {
+            self.frozen = None;
+        }
+        (written, done)
+    }
+
+    /// Before slot `i` changes: keeps its bytes for the copy in progress
+    /// if the copy has not reached it yet.
+    fn preserve(&mut self, i: u32) {
+        let Some(f) = self.frozen.as_deref_mut() else {
+            return;
+        };
+        if i < f.next || i >= f.end || f.pre.contains_key(&i) {
+            return;
+        }
+        let bytes = self.slab[i as usize].as_ref().map(|n| {
+            let mut b = Vec::new();
+            crate::snapshot::encode_node(n, f.acl_map[n.acl as usize], &mut b);
+            b.into_boxed_slice()
+        });
+        f.pre.insert(i, bytes);
     }
 
     /// Slots of the children of slot `i`.

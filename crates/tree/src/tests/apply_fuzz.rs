@@ -185,3 +185,37 @@ proptest! {
         let _ = OpCode::Create;
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    /// A snapshot written step by step while txns keep applying holds the
+    /// tree exactly as it was when it began.
+    #[test]
+    fn live_snapshot_is_the_tree_when_it_began(
+        before in prop::collection::vec(entry(), 0..20),
+        during in prop::collection::vec((entry(), 0..4usize), 0..40),
+    ) {
+        let mut t = DataTree::new();
+        for e in &before {
+            t.apply(e);
+        }
+        let mut expected = Vec::new();
+        t.clone().serialize(&mut expected).unwrap();
+        let mut got = Vec::new();
+        let mut w = t.snapshot_begin(&mut got);
+        prop_assert_eq!(w.zxid(), t.last_zxid());
+        let mut done = false;
+        for (e, budget) in &during {
+            t.apply(e);
+            check_invariants(&t);
+            if !done {
+                done = t.snapshot_step(&mut w, *budget, &mut got).unwrap();
+            }
+        }
+        while !t.snapshot_step(&mut w, 1, &mut got).unwrap() {}
+        prop_assert!(!t.snapshot_in_progress());
+        prop_assert_eq!(&got, &expected);
+        let back = DataTree::deserialize(&mut &got[..]).unwrap();
+        check_invariants(&back);
+    }
+}
