@@ -171,6 +171,8 @@ pub struct Core {
     pub(crate) started: Instant,
     txns_since_snapshot: u64,
     snap_threshold: u64,
+    /// Nodes in the last snapshot (or the recovered tree).
+    snap_nodes: u64,
     /// The snapshot being written, a few nodes per turn of the loop.
     snapshot: Option<LiveSnapshot>,
     super_id: Option<String>,
@@ -286,6 +288,7 @@ impl Core {
         let next_session_id =
             crate::sessions::initial_session_id(0, wall_ms() as u64).max(max_existing + 1);
         let snap_threshold = snap_threshold(cfg.snap_count, last_zxid);
+        let snap_nodes = tree.znode_count() as u64;
         Core {
             cfg,
             tree,
@@ -304,6 +307,7 @@ impl Core {
             started,
             txns_since_snapshot: 0,
             snap_threshold,
+            snap_nodes,
             snapshot: None,
             super_id,
             last_reap: started,
@@ -1061,19 +1065,20 @@ impl Core {
     /// result the tree as of the start; the commit thread's snapshot
     /// writer streams the bytes to disk.
     ///
-    /// When the tree holds more nodes than `snapCount`, the next snapshot
-    /// waits for as many txns as the tree has nodes: writing the tree
-    /// then costs at most one node's bytes per txn, however big the tree
-    /// (with a fixed count, a 1,000,000-node tree rewrote ~150 MB every
-    /// 75,000 txns and spent most of the server's time doing so), and the
-    /// log to replay after a crash is never longer than the snapshot.
+    /// When the last snapshot held more than 2 x `snapCount` nodes, the
+    /// next one waits for half as many txns as it had nodes: writing the
+    /// tree then costs at most two node records per txn, however big the
+    /// tree (with a fixed count, a 1,000,000-node tree rewrote ~150 MB
+    /// every 75,000 txns and spent most of the server's time doing so),
+    /// and the log to replay after a crash stays under half the snapshot.
     fn maybe_snapshot(&mut self) {
-        let due = self.snap_threshold.max(self.tree.znode_count() as u64);
+        let due = self.snap_threshold.max(self.snap_nodes / 2);
         if self.snapshot.is_some() || self.txns_since_snapshot < due {
             return;
         }
         self.txns_since_snapshot = 0;
         self.snap_threshold = snap_threshold(self.cfg.snap_count, self.tree.last_zxid());
+        self.snap_nodes = self.tree.znode_count() as u64;
         let _ = self.commit.send(CommitMsg::Roll);
         let mut buf = Vec::with_capacity(SNAPSHOT_CHUNK + (1 << 16));
         let writer = self.tree.snapshot_begin(&mut buf);
