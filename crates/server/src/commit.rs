@@ -122,6 +122,7 @@ fn spawn_snapshot(
     std::thread::Builder::new()
         .name("paddock-snapshot".into())
         .spawn(move || {
+            lower_priority();
             let started = std::time::Instant::now();
             let mut abandoned = false;
             let body = |w: &mut dyn std::io::Write| {
@@ -158,4 +159,19 @@ fn spawn_snapshot(
             }
         })
         .expect("spawning the snapshot thread");
+}
+
+/// Nice value of the snapshot writer thread: on a small machine its
+/// checksumming and copying into the page cache otherwise take turns from
+/// the core and commit threads, and every request waits on those.
+const SNAPSHOT_NICE: libc::c_int = 10;
+
+/// Lowers the calling thread's scheduling priority (Linux applies nice
+/// per thread). Best effort.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain integers; `who` 0 is the calling thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, SNAPSHOT_NICE);
+    }
 }
