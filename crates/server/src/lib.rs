@@ -59,10 +59,11 @@ fn recover(cfg: &Config) -> Result<(storage::Storage, tree::DataTree, i64), Serv
     let started = Instant::now();
     let mut opts = storage::StorageOptions::new(cfg.snap_dir(), cfg.log_dir());
     opts.force_sync = cfg.force_sync;
-    let (storage, recovered) = storage::Storage::open(opts)?;
-    let mut tree = match &recovered.snapshot {
-        Some(snap) => tree::DataTree::deserialize(&mut snap.body.as_slice())
-            .map_err(|e| ServerError::Recovery(format!("snapshot {}: {e}", snap.path.display())))?,
+    // The snapshot is decoded as it is read, never held whole in memory.
+    let (storage, recovered) =
+        storage::Storage::open_with(opts, &mut |r| tree::DataTree::deserialize(r))?;
+    let mut tree = match recovered.snapshot {
+        Some(snap) => snap.value,
         None => tree::DataTree::new(),
     };
     let replayed = recovered.txns.len();

@@ -79,5 +79,5 @@ pub use error::{Result, StorageError};
 pub use format::MAX_PAYLOAD_BYTES;
 pub use purge::{purge, PurgeReport};
 pub use reader::{LogReader, LogRecord};
-pub use snapshot::{list_snapshots, write_snapshot, SnapshotData, SnapshotReader};
+pub use snapshot::{list_snapshots, write_snapshot, LoadedSnapshot, SnapshotData, SnapshotReader};
 pub use storage::{LogStats, Recovered, Storage, StorageOptions, MAX_BATCH_BYTES};

@@ -180,6 +180,11 @@ pub struct SnapshotReader {
     body_len: u64,
     expected_crc: u32,
     crc: u32,
+    /// Log progress as the body is read (streaming loads).
+    report_progress: bool,
+    read_bytes: u64,
+    started: Instant,
+    last_report: Instant,
 }
 
 impl SnapshotReader {
@@ -221,6 +226,10 @@ impl SnapshotReader {
             body_len,
             expected_crc,
             crc: 0,
+            report_progress: false,
+            read_bytes: 0,
+            started: Instant::now(),
+            last_report: Instant::now(),
         })
     }
 
@@ -257,6 +266,21 @@ impl SnapshotReader {
         Ok(body)
     }
 
+    /// Logs a streaming load's progress, at most once per interval.
+    fn report(&mut self) {
+        if self.last_report.elapsed() >= PROGRESS_INTERVAL {
+            self.last_report = Instant::now();
+            tracing::info!(path = %self.path.display(), loaded_mib = self.read_bytes >> 20, total_mib = self.body_len >> 20, "loading snapshot");
+        }
+    }
+
+    /// Logs the end of a long streaming load.
+    fn report_done(&self) {
+        if self.started.elapsed() >= PROGRESS_INTERVAL {
+            tracing::info!(path = %self.path.display(), mib = self.body_len >> 20, elapsed_ms = self.started.elapsed().as_millis() as u64, "loaded snapshot");
+        }
+    }
+
     fn load_err(&self, e: io::Error) -> StorageError {
         if e.kind() == io::ErrorKind::InvalidData {
             StorageError::BadSnapshot {
@@ -273,6 +297,10 @@ impl Read for SnapshotReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
+        self.read_bytes += n as u64;
+        if self.report_progress {
+            self.report();
+        }
         if n == 0 && !buf.is_empty() {
             if self.inner.limit() != 0 {
                 return Err(io::Error::new(
@@ -314,6 +342,81 @@ pub fn load_newest_valid(data_dir: &Path) -> Result<Option<SnapshotData>> {
         }
     }
     Ok(None)
+}
+
+/// A snapshot decoded by the caller while it was read.
+#[derive(Debug)]
+pub struct LoadedSnapshot<T> {
+    /// The last zxid the snapshot covers.
+    pub zxid: i64,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// What the caller's decoder made of the body.
+    pub value: T,
+}
+
+/// Like [`load_newest_valid`], but streams each body into `decode` instead
+/// of holding it in memory (a million-node snapshot is ~150 MB). A body
+/// is accepted only if `decode` succeeds, consumes all of it and the
+/// checksum matches; otherwise (as ZooKeeper does) the next older
+/// snapshot is tried, with a warning.
+pub fn load_newest_valid_with<T, E: std::fmt::Display>(
+    data_dir: &Path,
+    decode: &mut dyn FnMut(&mut dyn Read) -> std::result::Result<T, E>,
+) -> Result<Option<LoadedSnapshot<T>>> {
+    for (name_zxid, path) in list_snapshots(data_dir)?.into_iter().rev() {
+        match load_with(&path, name_zxid, decode) {
+            Ok(loaded) => return Ok(Some(loaded)),
+            Err(e @ (StorageError::BadSnapshot { .. } | StorageError::BadHeader { .. })) => {
+                tracing::warn!(error = %e, "skipping an invalid snapshot; trying the previous one");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+fn load_with<T, E: std::fmt::Display>(
+    path: &Path,
+    name_zxid: i64,
+    decode: &mut dyn FnMut(&mut dyn Read) -> std::result::Result<T, E>,
+) -> Result<LoadedSnapshot<T>> {
+    let mut reader = SnapshotReader::open(path)?;
+    if reader.zxid() != name_zxid {
+        return Err(StorageError::BadSnapshot {
+            path: path.to_path_buf(),
+            reason: format!(
+                "the header says zxid {:#x} but the name says {name_zxid:#x}",
+                reader.zxid()
+            ),
+        });
+    }
+    reader.report_progress = true;
+    let zxid = reader.zxid();
+    // Small reads for the decoder, large ones (checksummed) underneath.
+    let mut buffered = BufReader::with_capacity(1 << 16, &mut reader);
+    let value = decode(&mut buffered);
+    // Whatever the decoder made of it, the body must check out to its end.
+    let mut rest = [0u8; 1];
+    let tail = buffered.read(&mut rest);
+    drop(buffered);
+    let bad = |reason: String| StorageError::BadSnapshot {
+        path: path.to_path_buf(),
+        reason,
+    };
+    match (value, tail) {
+        (_, Err(e)) => Err(reader.load_err(e)),
+        (Err(e), Ok(_)) => Err(bad(format!("its body does not decode: {e}"))),
+        (Ok(_), Ok(n)) if n > 0 => Err(bad("bytes follow the end of its body".into())),
+        (Ok(value), Ok(_)) => {
+            reader.report_done();
+            Ok(LoadedSnapshot {
+                zxid,
+                path: path.to_path_buf(),
+                value,
+            })
+        }
+    }
 }
 
 fn load(path: &Path, name_zxid: i64) -> Result<SnapshotData> {

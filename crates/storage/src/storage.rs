@@ -8,7 +8,7 @@ use crate::error::{Result, StorageError};
 use crate::format::{self, HEADER_LEN, MAX_PAYLOAD_BYTES, RECORD_HEADER_LEN, SEGMENT_MAGIC};
 use crate::fsutil;
 use crate::recovery;
-use crate::snapshot::{self, SnapshotData};
+use crate::snapshot::{self, LoadedSnapshot, SnapshotData};
 use crate::truncate;
 
 /// Largest encoded batch [`Storage::append_batch`] accepts (256 MiB).
@@ -59,9 +59,9 @@ impl StorageOptions {
 
 /// What [`Storage::open`] found on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recovered {
+pub struct Recovered<S = SnapshotData> {
     /// The newest valid snapshot, if any.
-    pub snapshot: Option<SnapshotData>,
+    pub snapshot: Option<S>,
     /// Log records with zxid above the snapshot's, in order, to apply on top.
     pub txns: Vec<(i64, Vec<u8>)>,
     /// The highest durable zxid: max of the snapshot zxid and the last logged
@@ -116,6 +116,30 @@ impl Storage {
     /// segment. Fails, naming the file and byte offset, if committed records
     /// are damaged or missing; truncates a torn tail with a warning.
     pub fn open(opts: StorageOptions) -> Result<(Storage, Recovered)> {
+        Self::open_inner(opts, &mut |dir| snapshot::load_newest_valid(dir), |s| {
+            s.zxid
+        })
+    }
+
+    /// Like [`Storage::open`], but streams the snapshot's body into
+    /// `decode` (see [`snapshot::load_newest_valid_with`]) instead of
+    /// returning it in memory.
+    pub fn open_with<T, E: std::fmt::Display>(
+        opts: StorageOptions,
+        decode: &mut dyn FnMut(&mut dyn std::io::Read) -> std::result::Result<T, E>,
+    ) -> Result<(Storage, Recovered<LoadedSnapshot<T>>)> {
+        Self::open_inner(
+            opts,
+            &mut |dir| snapshot::load_newest_valid_with(dir, decode),
+            |s| s.zxid,
+        )
+    }
+
+    fn open_inner<S>(
+        opts: StorageOptions,
+        load: &mut dyn FnMut(&Path) -> Result<Option<S>>,
+        zxid_of: fn(&S) -> i64,
+    ) -> Result<(Storage, Recovered<S>)> {
         assert!(
             opts.segment_size_bytes > 0 && opts.preallocate_bytes > 0,
             "sizes must be positive"
@@ -130,8 +154,8 @@ impl Storage {
             );
         }
         snapshot::remove_stale_temp_files(&opts.data_dir)?;
-        let snap = snapshot::load_newest_valid(&opts.data_dir)?;
-        let snap_zxid = snap.as_ref().map_or(0, |s| s.zxid);
+        let snap = load(&opts.data_dir)?;
+        let snap_zxid = snap.as_ref().map_or(0, zxid_of);
         let log = recovery::recover_log(&opts.data_log_dir, snap_zxid)?;
         let last_zxid = snap_zxid.max(log.last_log_zxid.unwrap_or(0));
         let storage = Storage {

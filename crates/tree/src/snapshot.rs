@@ -279,22 +279,6 @@ impl In<'_> {
         }
         Ok(v)
     }
-    /// A blob whose length u32::MAX means null.
-    fn opt_blob(&mut self) -> Result<Option<Vec<u8>>, TreeError> {
-        let len = self.u32()?;
-        if len == u32::MAX {
-            return Ok(None);
-        }
-        let mut v = Vec::new();
-        self.r
-            .take(len as u64)
-            .read_to_end(&mut v)
-            .map_err(TreeError::Io)?;
-        if v.len() as u64 != len as u64 {
-            return Err(TreeError::Truncated);
-        }
-        Ok(Some(v))
-    }
     fn string(&mut self, what: &'static str) -> Result<String, TreeError> {
         String::from_utf8(self.blob()?).map_err(|_| TreeError::Corrupt { what })
     }
@@ -330,12 +314,54 @@ fn read_acls(inp: &mut In, t: &mut DataTree) -> Result<Vec<u32>, TreeError> {
     Ok(lists)
 }
 
+/// Largest field allocated in one go from its declared length; longer
+/// ones grow as their bytes arrive, so a corrupt length cannot make the
+/// loader allocate what the file does not hold.
+const EXACT_ALLOC_MAX: usize = 1 << 20;
+
+/// Reads a node's path and data straight into one blob (the node's own
+/// allocation): returns it, the path's length and whether the data is null.
+fn read_blob(inp: &mut In, scratch: &mut Vec<u8>) -> Result<(Box<[u8]>, usize, bool), TreeError> {
+    let path_len = inp.u32()? as usize;
+    scratch.clear();
+    read_into(inp, scratch, path_len)?;
+    if std::str::from_utf8(scratch).is_err() {
+        return Err(TreeError::Corrupt { what: "node path" });
+    }
+    let data_len = inp.u32()?;
+    let (null, data_len) = match data_len {
+        u32::MAX => (true, 0),
+        n => (false, n as usize),
+    };
+    let mut blob = Vec::with_capacity(path_len + data_len.min(EXACT_ALLOC_MAX));
+    blob.extend_from_slice(scratch);
+    read_into(inp, &mut blob, data_len)?;
+    Ok((blob.into_boxed_slice(), path_len, null))
+}
+
+/// Appends exactly `len` bytes from `inp` to `v`.
+fn read_into(inp: &mut In, v: &mut Vec<u8>, len: usize) -> Result<(), TreeError> {
+    if len <= EXACT_ALLOC_MAX {
+        let at = v.len();
+        v.resize(at + len, 0);
+        return inp.exact(&mut v[at..]);
+    }
+    let got = (&mut *inp.r)
+        .take(len as u64)
+        .read_to_end(v)
+        .map_err(TreeError::Io)?;
+    if got != len {
+        return Err(TreeError::Truncated);
+    }
+    Ok(())
+}
+
 fn read_nodes(inp: &mut In, t: &mut DataTree, lists: &[u32]) -> Result<(), TreeError> {
     let n = inp.u64()?;
     let mut root = None;
+    let mut scratch = Vec::new();
     for _ in 0..n {
-        let p = inp.string("node path")?;
-        let data = inp.opt_blob()?;
+        let (blob, path_len, null) = read_blob(inp, &mut scratch)?;
         let mut w = [0i64; 5];
         for v in w.iter_mut() {
             *v = inp.i64()?;
@@ -346,15 +372,10 @@ fn read_nodes(inp: &mut In, t: &mut DataTree, lists: &[u32]) -> Result<(), TreeE
         let &acl = lists
             .get(acl_ix)
             .ok_or(TreeError::Corrupt { what: "ACL index" })?;
-        if !p.starts_with('/') {
+        if blob.first() != Some(&b'/') {
             return Err(TreeError::Corrupt { what: "node path" });
         }
-        if t.store.find(&p).is_some() {
-            return Err(TreeError::Corrupt {
-                what: "duplicate path",
-            });
-        }
-        t.acls.add_ref(acl);
+        let is_root = path_len == 1;
         let stat = StatPersisted {
             czxid: w[0],
             mzxid: w[1],
@@ -366,10 +387,14 @@ fn read_nodes(inp: &mut In, t: &mut DataTree, lists: &[u32]) -> Result<(), TreeE
             aversion,
             ephemeral_owner,
         };
-        let is_root = p == "/";
-        let mut node = Node::new(&p, data.as_deref().unwrap_or_default(), stat, acl);
-        node.set_null(data.is_none());
-        let slot = t.insert_node(node, None);
+        let mut node = Node::from_blob(blob, path_len, stat, acl);
+        node.set_null(null);
+        let Some(slot) = t.insert_unlinked(node) else {
+            return Err(TreeError::Corrupt {
+                what: "duplicate path",
+            });
+        };
+        t.acls.add_ref(acl);
         if is_root {
             root = Some(slot);
         }
@@ -378,18 +403,25 @@ fn read_nodes(inp: &mut In, t: &mut DataTree, lists: &[u32]) -> Result<(), TreeE
         return Err(TreeError::Corrupt { what: "root node" });
     };
     // Nodes come in any order (a live snapshot writes slab order): link
-    // each to its parent once all are in.
+    // each to its parent once all are in. Siblings mostly come together,
+    // so the last parent found is usually the next one's too.
     let slots: Vec<u32> = t.store.slots().collect();
+    let mut last: Option<u32> = None;
     for i in slots {
         if i == root {
             continue;
         }
-        let parent = path::parent(t.store.node(i).path())
-            .and_then(|p| t.store.find(p))
-            .ok_or(TreeError::Corrupt {
+        let path = t.store.node(i).path();
+        let parent_path = path::parent(path).ok_or(TreeError::Corrupt { what: "node path" })?;
+        let cached = last.filter(|&p| t.store.node(p).path() == parent_path);
+        let parent = match cached {
+            Some(p) => p,
+            None => t.store.find(parent_path).ok_or(TreeError::Corrupt {
                 what: "node without its parent",
-            })?;
+            })?,
+        };
         t.store.link_child(parent, i);
+        last = Some(parent);
     }
     Ok(())
 }

@@ -45,6 +45,22 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// A node whose `blob` holds its path (`path_len` bytes, UTF-8) and
+    /// then its data.
+    pub fn from_blob(blob: Box<[u8]>, path_len: usize, stat: StatPersisted, acl: u32) -> Node {
+        debug_assert!(std::str::from_utf8(&blob[..path_len]).is_ok());
+        Node {
+            blob,
+            path_len: u32::try_from(path_len)
+                .ok()
+                .filter(|l| l & NULL_DATA == 0)
+                .expect("paths are far below 2 GiB"),
+            acl,
+            stat,
+            children: None,
+        }
+    }
+
     pub fn new(path: &str, data: &[u8], stat: StatPersisted, acl: u32) -> Node {
         Node {
             blob: [path.as_bytes(), data].concat().into(),
@@ -178,6 +194,41 @@ impl Store {
     /// Number of live nodes.
     pub fn len(&self) -> usize {
         self.index.len()
+    }
+
+    /// Adds `node` unlinked unless its path is already stored (then
+    /// `None`, the store unchanged): one probe of the index.
+    pub fn insert_if_absent(&mut self, node: Node) -> Option<u32> {
+        let key = key_of(node.path_bytes());
+        let i = self
+            .free
+            .last()
+            .copied()
+            .unwrap_or(u32::try_from(self.slab.len()).expect("slots are u32"));
+        let slab = &self.slab;
+        let path = node.path_bytes();
+        match self.index.entry(
+            spread(key),
+            |e| {
+                e.key == key
+                    && slab[e.slot as usize]
+                        .as_ref()
+                        .is_some_and(|n| n.path_bytes() == path)
+            },
+            |e| spread(e.key),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => return None,
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(Slot { slot: i, key });
+            }
+        }
+        if self.free.pop().is_some() {
+            self.preserve(i);
+            self.slab[i as usize] = Some(node);
+        } else {
+            self.slab.push(Some(node));
+        }
+        Some(i)
     }
 
     /// Adds `node` (its path must be new) and links it under `parent`.

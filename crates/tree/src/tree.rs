@@ -251,26 +251,44 @@ impl DataTree {
     /// Adds a node (its ACL reference already taken) under `parent`,
     /// indexing it everywhere. Returns its slot.
     pub(crate) fn insert_node(&mut self, node: Node, parent: Option<u32>) -> u32 {
-        self.digest = self
-            .digest
-            .wrapping_add(content_digest(node.path_bytes(), node.data()))
-            .wrapping_add(self.meta_digest(&node));
-        self.data_size += path::java_len(node.path()) + node.data().len() as u64;
-        let owner = node.stat.ephemeral_owner;
-        let p: Box<str> = node.path().into();
-        match EphemeralType::of(owner) {
-            EphemeralType::Void => {}
-            EphemeralType::Normal => {
-                self.ephemerals.entry(owner).or_default().insert(p);
-            }
-            EphemeralType::Container => {
-                self.containers.insert(p);
-            }
-            EphemeralType::Ttl(_) => {
-                self.ttls.insert(p);
+        let i = self.store.insert(node, parent);
+        self.account_inserted(i);
+        i
+    }
+
+    /// Adds a node with no parent link yet (snapshot loading); `None`, and
+    /// nothing changed, if its path is already there.
+    pub(crate) fn insert_unlinked(&mut self, node: Node) -> Option<u32> {
+        let i = self.store.insert_if_absent(node)?;
+        self.account_inserted(i);
+        Some(i)
+    }
+
+    /// Digest, data size and the ephemeral/container/TTL indices for the
+    /// node just stored in slot `i`.
+    fn account_inserted(&mut self, i: u32) {
+        let n = self.store.node(i);
+        let add = content_digest(n.path_bytes(), n.data()).wrapping_add(self.meta_digest(n));
+        let size = path::java_len(n.path()) + n.data().len() as u64;
+        let owner = n.stat.ephemeral_owner;
+        let kind = EphemeralType::of(owner);
+        let p: Option<Box<str>> = (kind != EphemeralType::Void).then(|| n.path().into());
+        self.digest = self.digest.wrapping_add(add);
+        self.data_size += size;
+        if let Some(p) = p {
+            match kind {
+                EphemeralType::Void => {}
+                EphemeralType::Normal => {
+                    self.ephemerals.entry(owner).or_default().insert(p);
+                }
+                EphemeralType::Container => {
+                    self.containers.insert(p);
+                }
+                EphemeralType::Ttl(_) => {
+                    self.ttls.insert(p);
+                }
             }
         }
-        self.store.insert(node, parent)
     }
 
     /// Removes a childless node, un-indexing it and dropping its ACL
