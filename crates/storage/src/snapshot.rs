@@ -77,7 +77,7 @@ fn write_tmp(
 
 /// A writer that checksums and counts what passes through it.
 /// Bytes of a snapshot written between writeback steps.
-const WRITEBACK_BYTES: u64 = 4 << 20;
+const WRITEBACK_BYTES: u64 = 1 << 20;
 
 /// A file written with paced writeback: every [`WRITEBACK_BYTES`], the
 /// window just written is sent to disk (asynchronously) and the one before
@@ -137,7 +137,11 @@ impl Write for PacedFile {
         let n = self.file.write(buf)?;
         self.written += n as u64;
         if self.written - self.started >= WRITEBACK_BYTES {
+            // Waiting took the disk for about as long as it did: leave it
+            // that long to the log's fsyncs (half the disk, at most).
+            let t = Instant::now();
             self.range(self.waited, self.started, true);
+            std::thread::sleep(t.elapsed().min(Duration::from_millis(50)));
             self.range(self.started, self.written, false);
             self.waited = self.started;
             self.started = self.written;
