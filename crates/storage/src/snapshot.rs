@@ -380,12 +380,9 @@ pub fn load_newest_valid_with<T, E: std::fmt::Display>(
     Ok(None)
 }
 
-fn load_with<T, E: std::fmt::Display>(
-    path: &Path,
-    name_zxid: i64,
-    decode: &mut dyn FnMut(&mut dyn Read) -> std::result::Result<T, E>,
-) -> Result<LoadedSnapshot<T>> {
-    let mut reader = SnapshotReader::open(path)?;
+/// Opens a snapshot whose header must agree with its name's zxid.
+fn open_named(path: &Path, name_zxid: i64) -> Result<SnapshotReader> {
+    let reader = SnapshotReader::open(path)?;
     if reader.zxid() != name_zxid {
         return Err(StorageError::BadSnapshot {
             path: path.to_path_buf(),
@@ -395,6 +392,15 @@ fn load_with<T, E: std::fmt::Display>(
             ),
         });
     }
+    Ok(reader)
+}
+
+fn load_with<T, E: std::fmt::Display>(
+    path: &Path,
+    name_zxid: i64,
+    decode: &mut dyn FnMut(&mut dyn Read) -> std::result::Result<T, E>,
+) -> Result<LoadedSnapshot<T>> {
+    let mut reader = open_named(path, name_zxid)?;
     reader.report_progress = true;
     let zxid = reader.zxid();
     // Small reads for the decoder, large ones (checksummed) underneath.
@@ -424,16 +430,7 @@ fn load_with<T, E: std::fmt::Display>(
 }
 
 fn load(path: &Path, name_zxid: i64) -> Result<SnapshotData> {
-    let reader = SnapshotReader::open(path)?;
-    if reader.zxid() != name_zxid {
-        return Err(StorageError::BadSnapshot {
-            path: path.to_path_buf(),
-            reason: format!(
-                "the header says zxid {:#x} but the name says {name_zxid:#x}",
-                reader.zxid()
-            ),
-        });
-    }
+    let reader = open_named(path, name_zxid)?;
     let zxid = reader.zxid();
     let body = reader.read_body()?;
     Ok(SnapshotData {

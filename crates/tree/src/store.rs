@@ -62,16 +62,12 @@ impl Node {
     }
 
     pub fn new(path: &str, data: &[u8], stat: StatPersisted, acl: u32) -> Node {
-        Node {
-            blob: [path.as_bytes(), data].concat().into(),
-            path_len: u32::try_from(path.len())
-                .ok()
-                .filter(|l| l & NULL_DATA == 0)
-                .expect("paths are far below 2 GiB"),
-            acl,
+        Node::from_blob(
+            [path.as_bytes(), data].concat().into(),
+            path.len(),
             stat,
-            children: None,
-        }
+            acl,
+        )
     }
 
     pub fn path(&self) -> &str {
