@@ -14,7 +14,7 @@
 //! - a watch event goes out before any reply that shows its change;
 //! - replies to one session leave in request order.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ use proto::txn::TxnEntry;
 use proto::{ErrorCode, Id, OpCode};
 use tokio::sync::{mpsc, oneshot};
 use tree::watch::{WatchKind, WatchManager};
-use tree::{AuthContext, DataTree, PrepContext, Prepper};
+use tree::{AuthContext, DataTree, FastMap as HashMap, FastSet as HashSet, PrepContext, Prepper};
 
 use crate::commit::CommitMsg;
 use crate::config::Config;
@@ -270,7 +270,7 @@ impl Core {
     ) -> Core {
         let started = Instant::now();
         let mut tracker = SessionTracker::default();
-        let mut sessions = HashMap::new();
+        let mut sessions = HashMap::default();
         for (id, timeout_ms) in tree.sessions() {
             tracker.add(id, timeout_ms, 0);
             sessions.insert(
@@ -296,10 +296,10 @@ impl Core {
             watches: WatchManager::new(),
             tracker,
             sessions,
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             in_flight: VecDeque::new(),
-            connecting: HashMap::new(),
-            syncing: HashSet::new(),
+            connecting: HashMap::default(),
+            syncing: HashSet::default(),
             next_zxid: last_zxid + 1,
             next_session_id,
             commit,

@@ -1,6 +1,6 @@
 //! Session expiry bookkeeping, pure: the caller passes the time in.
 
-use std::collections::HashMap;
+use tree::FastMap as HashMap;
 
 /// One tracked session.
 #[derive(Debug, Clone)]

@@ -189,20 +189,6 @@ impl DataTree {
     ) -> Result<Stat, ErrorCode> {
         let parent_path = path::parent(new.path).ok_or(ErrorCode::NoNode)?;
         let parent = self.store.find(parent_path).ok_or(ErrorCode::NoNode)?;
-        if self.store.find(new.path).is_some() {
-            return Err(ErrorCode::NodeExists);
-        }
-        let acl = self.acls.intern(new.acl);
-        self.update_meta(parent, |n| {
-            let cv = match new.parent_cversion {
-                -1 => n.stat.cversion.wrapping_add(1),
-                cv => cv,
-            };
-            if cv > n.stat.cversion {
-                n.stat.cversion = cv;
-                n.stat.pzxid = zxid;
-            }
-        });
         let stat = StatPersisted {
             czxid: zxid,
             mzxid: zxid,
@@ -213,9 +199,24 @@ impl DataTree {
             ..StatPersisted::default()
         };
         let data = new.data.unwrap_or_default();
+        let acl = self.acls.intern(new.acl);
         let mut node = Node::new(new.path, data, stat, acl);
         node.set_null(new.data.is_none());
-        let i = self.insert_node(node, Some(parent));
+        // One index probe both checks the path is new and stores it.
+        let Some(i) = self.insert_node_under(node, parent) else {
+            self.acls.release(acl);
+            return Err(ErrorCode::NodeExists);
+        };
+        self.update_meta(parent, |n| {
+            let cv = match new.parent_cversion {
+                -1 => n.stat.cversion.wrapping_add(1),
+                cv => cv,
+            };
+            if cv > n.stat.cversion {
+                n.stat.cversion = cv;
+                n.stat.pzxid = zxid;
+            }
+        });
         self.quota_created(new.path, parent_path, path::name(new.path), data.len());
         let parent_acl = self.node_acl(parent);
         events.push(event(new.path, event_type::NODE_CREATED, self.node_acl(i)));

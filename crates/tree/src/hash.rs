@@ -47,6 +47,55 @@ pub(crate) fn path_hash(path: &[u8]) -> u64 {
     hash_bytes(path, 0x7061_7468)
 }
 
+/// The hasher of the in-memory maps (pending changes, watches, the
+/// server's session and connection tables):
+/// fixed and fast, where std's default (SipHash, keyed per process) cost
+/// several lookups' worth of time on every write. Like the path index,
+/// it is not keyed: paths come from clients, but a collision only makes
+/// one table slower, never wrong.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FastState;
+
+impl std::hash::BuildHasher for FastState {
+    type Hasher = FastHasher;
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(0)
+    }
+}
+
+/// See [`FastState`].
+#[derive(Debug)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = hash_bytes(bytes, self.0);
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(23) ^ i).wrapping_mul(K);
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.write_u64(i as u64);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        fmix64(self.0)
+    }
+}
+
+/// A `HashMap` with [`FastState`].
+pub type FastMap<K, V> = std::collections::HashMap<K, V, FastState>;
+/// A `HashSet` with [`FastState`].
+pub type FastSet<T> = std::collections::HashSet<T, FastState>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,6 +58,7 @@ mod store;
 mod tree;
 pub mod watch;
 
+pub use hash::{FastHasher, FastMap, FastSet, FastState};
 pub use prep::Prepper;
 pub use tree::DataTree;
 

@@ -12,7 +12,7 @@
 //! - setData: path, node, WRITE, version. setACL: path, ACL, node, ADMIN,
 //!   ACL version. check: path, node, READ, version.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use proto::records::perms;
@@ -25,6 +25,7 @@ use proto::{Acl, CreateOp, ErrorCode, OpCode, Request};
 
 use crate::acl;
 use crate::ephemeral::{ttl_owner, EphemeralType, CONTAINER_OWNER};
+use crate::hash::FastMap;
 use crate::path;
 use crate::tree::DataTree;
 use crate::PrepContext;
@@ -66,7 +67,7 @@ struct Change {
 /// on the paths it touches (ZooKeeper's `outstandingChanges`).
 #[derive(Debug, Default)]
 pub struct Prepper {
-    changes: HashMap<String, Change>,
+    changes: FastMap<String, Change>,
     queue: VecDeque<(i64, String)>,
 }
 
@@ -74,8 +75,8 @@ pub struct Prepper {
 /// request being prepared (`local`, dropped if a multi fails).
 struct View<'a> {
     tree: &'a DataTree,
-    changes: &'a HashMap<String, Change>,
-    local: HashMap<String, Record>,
+    changes: &'a FastMap<String, Change>,
+    local: FastMap<String, Record>,
 }
 
 impl View<'_> {
@@ -156,7 +157,7 @@ impl Prepper {
         let mut view = View {
             tree,
             changes: &self.changes,
-            local: HashMap::new(),
+            local: FastMap::default(),
         };
         let (op, result) = match req {
             Request::Multi(ops) if !ops.iter().all(is_multi_write) => {
@@ -186,7 +187,7 @@ impl Prepper {
         let mut view = View {
             tree,
             changes: &self.changes,
-            local: HashMap::new(),
+            local: FastMap::default(),
         };
         let result = prep_delete_container(&mut view, path);
         let local = std::mem::take(&mut view.local);
@@ -236,7 +237,7 @@ impl Prepper {
         let mut view = View {
             tree,
             changes: &self.changes,
-            local: HashMap::new(),
+            local: FastMap::default(),
         };
         for p in &paths {
             if let Some(parent) = path::parent(p) {
@@ -286,7 +287,7 @@ impl Prepper {
         ctx: &PrepContext,
         op: i32,
         result: Result<Txn, ErrorCode>,
-        local: HashMap<String, Record>,
+        local: FastMap<String, Record>,
     ) -> TxnEntry {
         match result {
             Ok(txn) => {
@@ -303,7 +304,7 @@ impl Prepper {
         }
     }
 
-    fn record(&mut self, zxid: i64, local: HashMap<String, Record>) {
+    fn record(&mut self, zxid: i64, local: FastMap<String, Record>) {
         for (p, record) in local {
             self.queue.push_back((zxid, p.clone()));
             self.changes.insert(p, Change { zxid, record });

@@ -256,6 +256,15 @@ impl DataTree {
         i
     }
 
+    /// Adds a node under `parent` unless its path is already there (then
+    /// `None`, nothing changed).
+    pub(crate) fn insert_node_under(&mut self, node: Node, parent: u32) -> Option<u32> {
+        let i = self.store.insert_if_absent(node)?;
+        self.store.link_child(parent, i);
+        self.account_inserted(i);
+        Some(i)
+    }
+
     /// Adds a node with no parent link yet (snapshot loading); `None`, and
     /// nothing changed, if its path is already there.
     pub(crate) fn insert_unlinked(&mut self, node: Node) -> Option<u32> {

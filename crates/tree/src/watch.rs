@@ -9,7 +9,7 @@
 //! NodeChildrenChanged of their path or any descendant, and stay. A watcher
 //! gets each event at most once, however many of its watches match.
 
-use std::collections::{HashMap, HashSet};
+use crate::hash::{FastMap, FastSet};
 
 use proto::response::event_type;
 
@@ -71,8 +71,8 @@ impl WatchKind {
 /// All watch registrations of a server.
 #[derive(Debug, Default)]
 pub struct WatchManager {
-    by_path: [HashMap<String, HashSet<WatcherId>>; 4],
-    by_watcher: HashMap<WatcherId, HashSet<(WatchKind, String)>>,
+    by_path: [FastMap<String, FastSet<WatcherId>>; 4],
+    by_watcher: FastMap<WatcherId, FastSet<(WatchKind, String)>>,
     recursive_count: usize,
 }
 
@@ -154,7 +154,7 @@ impl WatchManager {
     /// ones. Returns each watcher to notify once, in a stable order.
     pub fn trigger(&mut self, path: &str, event: i32) -> Vec<WatcherId> {
         let mut out: Vec<WatcherId> = Vec::new();
-        let mut seen: HashSet<WatcherId> = HashSet::new();
+        let mut seen: FastSet<WatcherId> = FastSet::default();
         let one_shot: &[WatchKind] = match event {
             event_type::NODE_CREATED | event_type::NODE_DATA_CHANGED => &[WatchKind::Data],
             event_type::NODE_CHILDREN_CHANGED => &[WatchKind::Child],
@@ -206,7 +206,7 @@ impl WatchManager {
 
     /// Distinct watched paths.
     pub fn path_count(&self) -> usize {
-        let mut paths: HashSet<&str> = HashSet::new();
+        let mut paths: FastSet<&str> = FastSet::default();
         for t in &self.by_path {
             paths.extend(t.keys().map(|k| k.as_str()));
         }
@@ -222,14 +222,14 @@ impl WatchManager {
     /// watches only, as ZooKeeper does).
     pub fn summary(&self, kind: WatchKind) -> (usize, usize, usize) {
         let table = &self.by_path[kind.index()];
-        let watchers: HashSet<WatcherId> = table.values().flatten().copied().collect();
+        let watchers: FastSet<WatcherId> = table.values().flatten().copied().collect();
         let watches = table.values().map(|s| s.len()).sum();
         (watchers.len(), table.len(), watches)
     }
 
     /// Paths each watcher watches with watches of `kind` (for `wchc`), sorted.
     pub fn by_watcher(&self, kind: WatchKind) -> Vec<(WatcherId, Vec<String>)> {
-        let mut map: HashMap<WatcherId, Vec<String>> = HashMap::new();
+        let mut map: FastMap<WatcherId, Vec<String>> = FastMap::default();
         for (p, set) in &self.by_path[kind.index()] {
             for w in set {
                 map.entry(*w).or_default().push(p.clone());
