@@ -59,19 +59,20 @@ fn recover(cfg: &Config) -> Result<(storage::Storage, tree::DataTree, i64), Serv
     let started = Instant::now();
     let mut opts = storage::StorageOptions::new(cfg.snap_dir(), cfg.log_dir());
     opts.force_sync = cfg.force_sync;
-    // The snapshot is decoded as it is read, never held whole in memory.
-    let (storage, recovered) =
-        storage::Storage::open_with(opts, &mut |r| tree::DataTree::deserialize(r))?;
-    let mut tree = match recovered.snapshot {
-        Some(snap) => snap.value,
-        None => tree::DataTree::new(),
-    };
-    let replayed = recovered.txns.len();
-    for (zxid, bytes) in &recovered.txns {
-        let entry = proto::txn::TxnEntry::decode(bytes)
-            .map_err(|e| ServerError::Recovery(format!("logged txn {zxid:#x}: {e}")))?;
-        tree.apply(&entry);
-    }
+    // The snapshot is decoded as it is read and each logged txn applied
+    // as it is read: nothing is held in memory as bytes.
+    let (storage, recovered) = storage::Storage::open_with(
+        opts,
+        &mut |r| tree::DataTree::deserialize(r).map_err(|e| e.to_string()),
+        &mut tree::DataTree::new,
+        &mut |tree, _zxid, bytes| {
+            let entry = proto::txn::TxnEntry::decode(bytes).map_err(|e| e.to_string())?;
+            tree.apply(&entry);
+            Ok(())
+        },
+    )?;
+    let replayed = recovered.replayed;
+    let tree = recovered.state;
     let last_zxid = recovered.last_zxid.max(tree.last_zxid());
     tracing::info!(
         "recovered {} znodes, {} sessions, last zxid {:#x} ({} txns replayed) in {} ms",

@@ -80,4 +80,4 @@ pub use format::MAX_PAYLOAD_BYTES;
 pub use purge::{purge, PurgeReport};
 pub use reader::{LogReader, LogRecord};
 pub use snapshot::{list_snapshots, write_snapshot, LoadedSnapshot, SnapshotData, SnapshotReader};
-pub use storage::{LogStats, Recovered, Storage, StorageOptions, MAX_BATCH_BYTES};
+pub use storage::{LogStats, Recovered, Replayed, Storage, StorageOptions, MAX_BATCH_BYTES};

@@ -35,11 +35,27 @@ pub struct RecoveredLog {
     pub last_log_zxid: Option<i64>,
 }
 
+/// What a streaming replay found.
+#[derive(Debug, Default)]
+pub struct ReplaySummary {
+    /// Records above the snapshot zxid handed to the sink.
+    pub replayed: u64,
+    /// The highest zxid of any record read (None if no record was read).
+    pub last_log_zxid: Option<i64>,
+}
+
+/// Takes each record above the snapshot, in order, as it is read; an
+/// error stops recovery (as corruption at that record).
+pub type ReplaySink<'a> = dyn FnMut(i64, Vec<u8>) -> std::result::Result<(), String> + 'a;
+
 /// Replay state carried across segments.
-struct Replay {
+struct Replay<'a> {
     snap_zxid: i64,
     prev_zxid: Option<i64>,
-    out: RecoveredLog,
+    /// The last record handed to the sink.
+    last_kept: Option<i64>,
+    summary: ReplaySummary,
+    sink: &'a mut ReplaySink<'a>,
     bytes: u64,
     started: Instant,
     last_report: Instant,
@@ -47,6 +63,26 @@ struct Replay {
 
 /// Reads every record above `snap_zxid` from the segments in `log_dir`.
 pub fn recover_log(log_dir: &Path, snap_zxid: i64) -> Result<RecoveredLog> {
+    let mut txns = Vec::new();
+    let summary = recover_log_with(log_dir, snap_zxid, &mut |zxid, payload| {
+        txns.push((zxid, payload));
+        Ok(())
+    })?;
+    Ok(RecoveredLog {
+        txns,
+        last_log_zxid: summary.last_log_zxid,
+    })
+}
+
+/// Like [`recover_log`], but hands each record to `sink` as it is read
+/// instead of keeping them all. Records reach the sink before the rest of
+/// the log has been checked: if recovery then fails, whatever the sink
+/// built must be thrown away.
+pub fn recover_log_with<'a>(
+    log_dir: &Path,
+    snap_zxid: i64,
+    sink: &'a mut ReplaySink<'a>,
+) -> Result<ReplaySummary> {
     let segments = fsutil::list_by_zxid(log_dir, format::parse_segment_name)?;
     // Segment i holds zxids below the next segment's first zxid, so it is
     // needed only if that first zxid is above snap_zxid + 1.
@@ -58,7 +94,9 @@ pub fn recover_log(log_dir: &Path, snap_zxid: i64) -> Result<RecoveredLog> {
     let mut replay = Replay {
         snap_zxid,
         prev_zxid: None,
-        out: RecoveredLog::default(),
+        last_kept: None,
+        summary: ReplaySummary::default(),
+        sink,
         bytes: 0,
         started: now,
         last_report: now,
@@ -68,18 +106,18 @@ pub fn recover_log(log_dir: &Path, snap_zxid: i64) -> Result<RecoveredLog> {
         let is_last = i + 1 == needed.len();
         replay.segment(path, *name_zxid, is_last)?;
     }
-    if replay.out.txns.len() > 100_000 || replay.started.elapsed() >= PROGRESS_INTERVAL {
+    if replay.summary.replayed > 100_000 || replay.started.elapsed() >= PROGRESS_INTERVAL {
         tracing::info!(
-            records = replay.out.txns.len(),
+            records = replay.summary.replayed,
             mib = replay.bytes >> 20,
             elapsed_ms = replay.started.elapsed().as_millis() as u64,
             "replayed the transaction log"
         );
     }
-    Ok(replay.out)
+    Ok(replay.summary)
 }
 
-impl Replay {
+impl Replay<'_> {
     fn segment(&mut self, path: &Path, name_zxid: i64, is_last: bool) -> Result<()> {
         let mut reader = match SegmentReader::open(path) {
             Ok(r) => r,
@@ -152,11 +190,11 @@ impl Replay {
             return Err(corrupt(path, offset, reason));
         }
         self.prev_zxid = Some(zxid);
-        self.out.last_log_zxid = Some(zxid);
+        self.summary.last_log_zxid = Some(zxid);
         if zxid <= self.snap_zxid {
             return Ok(());
         }
-        let base = self.out.txns.last().map_or(self.snap_zxid, |(z, _)| *z);
+        let base = self.last_kept.unwrap_or(self.snap_zxid);
         if !follows(base, zxid) {
             return Err(StorageError::Gap {
                 path: path.to_path_buf(),
@@ -165,18 +203,26 @@ impl Replay {
             });
         }
         self.bytes += payload.len() as u64 + format::RECORD_HEADER_LEN as u64;
-        self.out.txns.push((zxid, payload));
+        (self.sink)(zxid, payload).map_err(|e| {
+            corrupt(
+                path,
+                offset,
+                format!("the record of zxid {zxid:#x} cannot be applied: {e}"),
+            )
+        })?;
+        self.last_kept = Some(zxid);
+        self.summary.replayed += 1;
         self.maybe_report(path);
         Ok(())
     }
 
     fn maybe_report(&mut self, path: &Path) {
-        if self.out.txns.len() % 65_536 != 0 || self.last_report.elapsed() < PROGRESS_INTERVAL {
+        if self.summary.replayed % 65_536 != 0 || self.last_report.elapsed() < PROGRESS_INTERVAL {
             return;
         }
         self.last_report = Instant::now();
         tracing::info!(
-            records = self.out.txns.len(),
+            records = self.summary.replayed,
             mib = self.bytes >> 20,
             path = %path.display(),
             "replaying the transaction log"

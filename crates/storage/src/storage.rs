@@ -8,7 +8,7 @@ use crate::error::{Result, StorageError};
 use crate::format::{self, HEADER_LEN, MAX_PAYLOAD_BYTES, RECORD_HEADER_LEN, SEGMENT_MAGIC};
 use crate::fsutil;
 use crate::recovery;
-use crate::snapshot::{self, LoadedSnapshot, SnapshotData};
+use crate::snapshot::{self, SnapshotData};
 use crate::truncate;
 
 /// Largest encoded batch [`Storage::append_batch`] accepts (256 MiB).
@@ -59,13 +59,30 @@ impl StorageOptions {
 
 /// What [`Storage::open`] found on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recovered<S = SnapshotData> {
+pub struct Recovered {
     /// The newest valid snapshot, if any.
-    pub snapshot: Option<S>,
+    pub snapshot: Option<SnapshotData>,
     /// Log records with zxid above the snapshot's, in order, to apply on top.
     pub txns: Vec<(i64, Vec<u8>)>,
     /// The highest durable zxid: max of the snapshot zxid and the last logged
     /// zxid (0 for an empty data dir).
+    pub last_zxid: i64,
+}
+
+/// Applies one logged txn (zxid, payload) to the state being recovered.
+pub type Apply<'a, T, E> = dyn FnMut(&mut T, i64, &[u8]) -> std::result::Result<(), E> + 'a;
+
+/// What [`Storage::open_with`] recovered.
+#[derive(Debug)]
+pub struct Replayed<T> {
+    /// The state: the snapshot decoded (or `empty()`), every txn after it
+    /// applied.
+    pub state: T,
+    /// The snapshot it started from: its zxid and file.
+    pub snapshot: Option<(i64, PathBuf)>,
+    /// Log records applied on top of it.
+    pub replayed: u64,
+    /// The highest durable zxid (as [`Recovered::last_zxid`]).
     pub last_zxid: i64,
 }
 
@@ -116,30 +133,54 @@ impl Storage {
     /// segment. Fails, naming the file and byte offset, if committed records
     /// are damaged or missing; truncates a torn tail with a warning.
     pub fn open(opts: StorageOptions) -> Result<(Storage, Recovered)> {
-        Self::open_inner(opts, &mut |dir| snapshot::load_newest_valid(dir), |s| {
-            s.zxid
-        })
+        let lock = Self::prepare(&opts)?;
+        let snap = snapshot::load_newest_valid(&opts.data_dir)?;
+        let snap_zxid = snap.as_ref().map_or(0, |s| s.zxid);
+        let log = recovery::recover_log(&opts.data_log_dir, snap_zxid)?;
+        let last_zxid = snap_zxid.max(log.last_log_zxid.unwrap_or(0));
+        let recovered = Recovered {
+            snapshot: snap,
+            txns: log.txns,
+            last_zxid,
+        };
+        Ok((Self::finish_open(opts, lock, last_zxid), recovered))
     }
 
-    /// Like [`Storage::open`], but streams the snapshot's body into
-    /// `decode` (see [`snapshot::load_newest_valid_with`]) instead of
-    /// returning it in memory.
+    /// Like [`Storage::open`], but never holds the recovered data in
+    /// memory as bytes: the newest valid snapshot's body is streamed into
+    /// `decode` (see [`snapshot::load_newest_valid_with`]; `empty` stands
+    /// in when there is none), then each logged txn after it is handed to
+    /// `apply` as it is read. An `apply` error stops recovery as
+    /// corruption at that record.
     pub fn open_with<T, E: std::fmt::Display>(
         opts: StorageOptions,
         decode: &mut dyn FnMut(&mut dyn std::io::Read) -> std::result::Result<T, E>,
-    ) -> Result<(Storage, Recovered<LoadedSnapshot<T>>)> {
-        Self::open_inner(
-            opts,
-            &mut |dir| snapshot::load_newest_valid_with(dir, decode),
-            |s| s.zxid,
-        )
+        empty: &mut dyn FnMut() -> T,
+        apply: &mut Apply<'_, T, E>,
+    ) -> Result<(Storage, Replayed<T>)> {
+        let lock = Self::prepare(&opts)?;
+        let snap = snapshot::load_newest_valid_with(&opts.data_dir, decode)?;
+        let (mut state, snapshot) = match snap {
+            Some(s) => (s.value, Some((s.zxid, s.path))),
+            None => (empty(), None),
+        };
+        let snap_zxid = snapshot.as_ref().map_or(0, |s| s.0);
+        let summary = recovery::recover_log_with(&opts.data_log_dir, snap_zxid, &mut |z, p| {
+            apply(&mut state, z, &p).map_err(|e| e.to_string())
+        })?;
+        let last_zxid = snap_zxid.max(summary.last_log_zxid.unwrap_or(0));
+        let replayed = Replayed {
+            state,
+            snapshot,
+            replayed: summary.replayed,
+            last_zxid,
+        };
+        Ok((Self::finish_open(opts, lock, last_zxid), replayed))
     }
 
-    fn open_inner<S>(
-        opts: StorageOptions,
-        load: &mut dyn FnMut(&Path) -> Result<Option<S>>,
-        zxid_of: fn(&S) -> i64,
-    ) -> Result<(Storage, Recovered<S>)> {
+    /// Checks the options, makes and locks the dirs, removes stale temp
+    /// files.
+    fn prepare(opts: &StorageOptions) -> Result<File> {
         assert!(
             opts.segment_size_bytes > 0 && opts.preallocate_bytes > 0,
             "sizes must be positive"
@@ -154,11 +195,11 @@ impl Storage {
             );
         }
         snapshot::remove_stale_temp_files(&opts.data_dir)?;
-        let snap = load(&opts.data_dir)?;
-        let snap_zxid = snap.as_ref().map_or(0, zxid_of);
-        let log = recovery::recover_log(&opts.data_log_dir, snap_zxid)?;
-        let last_zxid = snap_zxid.max(log.last_log_zxid.unwrap_or(0));
-        let storage = Storage {
+        Ok(lock)
+    }
+
+    fn finish_open(opts: StorageOptions, lock: File, last_zxid: i64) -> Storage {
+        Storage {
             opts,
             _lock: lock,
             active: None,
@@ -166,13 +207,7 @@ impl Storage {
             buf: Vec::new(),
             poisoned: false,
             stats: LogStats::default(),
-        };
-        let recovered = Recovered {
-            snapshot: snap,
-            txns: log.txns,
-            last_zxid,
-        };
-        Ok((storage, recovered))
+        }
     }
 
     /// The highest zxid appended or recovered.

@@ -212,8 +212,8 @@ fn a_bad_snapshot_is_reported_with_its_path() {
     );
 }
 
-/// A decoder that reads `tree at N` whole and returns N.
-fn decode_tree(r: &mut dyn Read) -> Result<i64, String> {
+/// A decoder that reads `tree at N` whole and returns (N, no txns).
+fn decode_tree(r: &mut dyn Read) -> Result<(i64, Vec<i64>), String> {
     let mut head = [0u8; 8];
     r.read_exact(&mut head).map_err(|e| e.to_string())?;
     if &head != b"tree at " {
@@ -221,21 +221,41 @@ fn decode_tree(r: &mut dyn Read) -> Result<i64, String> {
     }
     let mut digits = [0u8; 2];
     r.read_exact(&mut digits).map_err(|e| e.to_string())?;
-    std::str::from_utf8(&digits)
+    let n = std::str::from_utf8(&digits)
         .ok()
         .and_then(|d| d.parse().ok())
-        .ok_or_else(|| "bad number".to_string())
+        .ok_or_else(|| "bad number".to_string())?;
+    Ok((n, Vec::new()))
+}
+
+type State = (i64, Vec<i64>);
+
+fn open_streaming(
+    dir: &Path,
+) -> paddock_storage::Result<(Storage, paddock_storage::Replayed<State>)> {
+    Storage::open_with(
+        opts(dir),
+        &mut decode_tree,
+        &mut || (0, Vec::new()),
+        &mut |state: &mut State, zxid, p: &[u8]| {
+            if p != payload(zxid).as_slice() {
+                return Err(format!("payload of {zxid:#x}"));
+            }
+            state.1.push(zxid);
+            Ok(())
+        },
+    )
 }
 
 #[test]
 fn streaming_recovery_decodes_the_newest_snapshot_that_checks_out() {
-    // Intact: the newest snapshot, decoded while read.
+    // Intact: the newest snapshot, decoded while read, then the log after it.
     let dir = tempfile::tempdir().unwrap();
     history(dir.path());
-    let (_, rec) = Storage::open_with(opts(dir.path()), &mut decode_tree).unwrap();
-    let snap = rec.snapshot.as_ref().unwrap();
-    assert_eq!((snap.zxid, snap.value), (30, 30));
-    assert_eq!(rec.txns.first().map(|t| t.0), Some(31));
+    let (_, rec) = open_streaming(dir.path()).unwrap();
+    assert_eq!(rec.snapshot.as_ref().map(|s| s.0), Some(30));
+    assert_eq!(rec.state, (30, (31..=35).collect::<Vec<_>>()));
+    assert_eq!((rec.replayed, rec.last_zxid), (5, 35));
 
     // A flipped byte the decoder reads past unharmed still fails the
     // checksum at the end; a decoder error or unread bytes also fall
@@ -259,15 +279,38 @@ fn streaming_recovery_decodes_the_newest_snapshot_that_checks_out() {
                 .unwrap();
             }
         }
-        let (opened, logs) =
-            capture_logs(|| Storage::open_with(opts(dir.path()), &mut decode_tree));
+        let (opened, logs) = capture_logs(|| open_streaming(dir.path()));
         let (_, rec) = opened.unwrap();
-        let snap = rec.snapshot.as_ref().unwrap();
-        assert_eq!((snap.zxid, snap.value), (20, 20), "{damage}");
-        assert_eq!(rec.txns.first().map(|t| t.0), Some(21), "{damage}");
+        assert_eq!(rec.snapshot.as_ref().map(|s| s.0), Some(20), "{damage}");
+        assert_eq!(rec.state, (20, (21..=35).collect::<Vec<_>>()), "{damage}");
         assert!(
             logs.contains("skipping an invalid snapshot"),
             "{damage}: {logs}"
         );
     }
+}
+
+#[test]
+fn streaming_recovery_stops_at_a_txn_that_does_not_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    history(dir.path());
+    let err = Storage::open_with(
+        opts(dir.path()),
+        &mut decode_tree,
+        &mut || (0, Vec::new()),
+        &mut |_: &mut State, zxid, _: &[u8]| {
+            if zxid == 33 {
+                Err("no such op".to_string())
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StorageError::Corrupt { .. }), "{msg}");
+    assert!(
+        msg.contains("log.") && msg.contains("0x21") && msg.contains("no such op"),
+        "{msg}"
+    );
 }

@@ -140,7 +140,7 @@ struct Frozen {
     end: u32,
     /// Slots in `next..end` changed since the start: their encoding then
     /// (`None`: free then).
-    pre: std::collections::HashMap<u32, Option<Box<[u8]>>>,
+    pre: crate::hash::FastMap<u32, Option<Box<[u8]>>>,
     /// ACL cache index at the start -> index in the snapshot's ACL table.
     acl_map: Vec<u32>,
 }
