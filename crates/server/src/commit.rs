@@ -12,7 +12,7 @@ use std::sync::mpsc as std_mpsc;
 use storage::Storage;
 use tokio::sync::mpsc;
 
-use crate::core::{CoreMsg, SnapshotChunk};
+use crate::core::CoreMsg;
 
 /// Work for the commit thread.
 pub enum CommitMsg {
@@ -28,6 +28,15 @@ pub enum CommitMsg {
         /// The snapshot body, in order, then `End`.
         chunks: std_mpsc::Receiver<SnapshotChunk>,
     },
+}
+
+/// What the core hands the snapshot writer.
+pub enum SnapshotChunk {
+    /// The next bytes of the snapshot body.
+    Bytes(Vec<u8>),
+    /// The body is complete: seal the file. A channel that closes
+    /// without it abandons the snapshot.
+    End,
 }
 
 /// Where snapshots go and how many to keep.

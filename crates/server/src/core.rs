@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use tree::watch::{WatchKind, WatchManager};
 use tree::{AuthContext, DataTree, FastMap as HashMap, FastSet as HashSet, PrepContext, Prepper};
 
-use crate::commit::CommitMsg;
+use crate::commit::{CommitMsg, SnapshotChunk};
 use crate::config::Config;
 use crate::sessions::{password_for, SessionTracker};
 use crate::stats::{Latency, ServerStats};
@@ -1194,15 +1194,6 @@ struct LiveSnapshot {
     full: Option<SnapshotChunk>,
     /// `End` has been queued (in `full`, or sent).
     ended: bool,
-}
-
-/// What the core hands the snapshot writer.
-pub enum SnapshotChunk {
-    /// The next bytes of the snapshot body.
-    Bytes(Vec<u8>),
-    /// The body is complete: seal the file. A channel that closes
-    /// without it abandons the snapshot.
-    End,
 }
 
 /// ZooKeeper staggers snapshots between snapCount/2 and snapCount so

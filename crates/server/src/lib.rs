@@ -66,7 +66,7 @@ fn recover(cfg: &Config) -> Result<(storage::Storage, tree::DataTree, i64), Serv
         &mut |r| tree::DataTree::deserialize(r).map_err(|e| e.to_string()),
         &mut tree::DataTree::new,
         &mut |tree, _zxid, bytes| {
-            let entry = proto::txn::TxnEntry::decode(bytes).map_err(|e| e.to_string())?;
+            let entry = proto::txn::TxnEntry::decode(&bytes).map_err(|e| e.to_string())?;
             tree.apply(&entry);
             Ok(())
         },

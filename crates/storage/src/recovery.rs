@@ -26,15 +26,6 @@ use crate::segment::{SegmentReader, Step};
 /// How often replay reports progress.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The replayable part of the log.
-#[derive(Debug, Default)]
-pub struct RecoveredLog {
-    /// Records with zxid above the snapshot zxid, in order.
-    pub txns: Vec<(i64, Vec<u8>)>,
-    /// The highest zxid of any record read (None if no record was read).
-    pub last_log_zxid: Option<i64>,
-}
-
 /// What a streaming replay found.
 #[derive(Debug, Default)]
 pub struct ReplaySummary {
@@ -61,23 +52,10 @@ struct Replay<'a> {
     last_report: Instant,
 }
 
-/// Reads every record above `snap_zxid` from the segments in `log_dir`.
-pub fn recover_log(log_dir: &Path, snap_zxid: i64) -> Result<RecoveredLog> {
-    let mut txns = Vec::new();
-    let summary = recover_log_with(log_dir, snap_zxid, &mut |zxid, payload| {
-        txns.push((zxid, payload));
-        Ok(())
-    })?;
-    Ok(RecoveredLog {
-        txns,
-        last_log_zxid: summary.last_log_zxid,
-    })
-}
-
-/// Like [`recover_log`], but hands each record to `sink` as it is read
-/// instead of keeping them all. Records reach the sink before the rest of
-/// the log has been checked: if recovery then fails, whatever the sink
-/// built must be thrown away.
+/// Reads every record above `snap_zxid` from the segments in `log_dir`,
+/// handing each to `sink` as it is read. Records reach the sink before the
+/// rest of the log has been checked: if recovery then fails, whatever the
+/// sink built must be thrown away.
 pub fn recover_log_with<'a>(
     log_dir: &Path,
     snap_zxid: i64,

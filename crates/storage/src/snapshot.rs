@@ -12,8 +12,6 @@ use crate::fsutil;
 
 /// Buffer for snapshot reads and writes.
 const BUFFER_BYTES: usize = 1 << 20;
-/// Chunk size when loading a snapshot into memory (progress granularity).
-const LOAD_CHUNK_BYTES: usize = 8 << 20;
 /// How often loading reports progress.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -247,29 +245,6 @@ impl SnapshotReader {
         self.body_len
     }
 
-    /// Reads and verifies the whole body into memory, logging progress for
-    /// large snapshots.
-    pub fn read_body(mut self) -> Result<Vec<u8>> {
-        let mut body = Vec::with_capacity(self.body_len as usize);
-        let (started, mut last_report) = (Instant::now(), Instant::now());
-        let mut chunk = vec![0u8; LOAD_CHUNK_BYTES.min(self.body_len as usize + 1)];
-        loop {
-            let n = self.read(&mut chunk).map_err(|e| self.load_err(e))?;
-            if n == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..n]);
-            if last_report.elapsed() >= PROGRESS_INTERVAL {
-                last_report = Instant::now();
-                tracing::info!(path = %self.path.display(), loaded_mib = body.len() >> 20, total_mib = self.body_len >> 20, "loading snapshot");
-            }
-        }
-        if started.elapsed() >= PROGRESS_INTERVAL {
-            tracing::info!(path = %self.path.display(), mib = self.body_len >> 20, elapsed_ms = started.elapsed().as_millis() as u64, "loaded snapshot");
-        }
-        Ok(body)
-    }
-
     /// Logs a streaming load's progress, at most once per interval.
     fn report(&mut self) {
         if self.last_report.elapsed() >= PROGRESS_INTERVAL {
@@ -333,21 +308,6 @@ pub fn list_snapshots(data_dir: &Path) -> Result<Vec<(i64, PathBuf)>> {
     fsutil::list_by_zxid(data_dir, format::parse_snapshot_name)
 }
 
-/// Loads the newest snapshot that verifies, skipping (with a warning) any
-/// newer one that is truncated or corrupt. `None` if there is none.
-pub fn load_newest_valid(data_dir: &Path) -> Result<Option<SnapshotData>> {
-    for (name_zxid, path) in list_snapshots(data_dir)?.into_iter().rev() {
-        match load(&path, name_zxid) {
-            Ok(data) => return Ok(Some(data)),
-            Err(e @ (StorageError::BadSnapshot { .. } | StorageError::BadHeader { .. })) => {
-                tracing::warn!(error = %e, "skipping an invalid snapshot; trying the previous one");
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(None)
-}
-
 /// A snapshot decoded by the caller while it was read.
 #[derive(Debug)]
 pub struct LoadedSnapshot<T> {
@@ -359,11 +319,11 @@ pub struct LoadedSnapshot<T> {
     pub value: T,
 }
 
-/// Like [`load_newest_valid`], but streams each body into `decode` instead
-/// of holding it in memory (a million-node snapshot is ~150 MB). A body
-/// is accepted only if `decode` succeeds, consumes all of it and the
-/// checksum matches; otherwise (as ZooKeeper does) the next older
-/// snapshot is tried, with a warning.
+/// Loads the newest snapshot that verifies, streaming its body into
+/// `decode` (never holding it in memory: a million-node snapshot is
+/// ~180 MB). A body is accepted only if `decode` succeeds, consumes all of
+/// it and the checksum matches; otherwise (as ZooKeeper does) the next
+/// older snapshot is tried, with a warning. `None` if there is none.
 pub fn load_newest_valid_with<T, E: std::fmt::Display>(
     data_dir: &Path,
     decode: &mut dyn FnMut(&mut dyn Read) -> std::result::Result<T, E>,
@@ -427,17 +387,6 @@ fn load_with<T, E: std::fmt::Display>(
             })
         }
     }
-}
-
-fn load(path: &Path, name_zxid: i64) -> Result<SnapshotData> {
-    let reader = open_named(path, name_zxid)?;
-    let zxid = reader.zxid();
-    let body = reader.read_body()?;
-    Ok(SnapshotData {
-        zxid,
-        path: path.to_path_buf(),
-        body,
-    })
 }
 
 /// True if `path` has a valid header and trailer and the right length

@@ -70,7 +70,7 @@ pub struct Recovered {
 }
 
 /// Applies one logged txn (zxid, payload) to the state being recovered.
-pub type Apply<'a, T, E> = dyn FnMut(&mut T, i64, &[u8]) -> std::result::Result<(), E> + 'a;
+pub type Apply<'a, T, E> = dyn FnMut(&mut T, i64, Vec<u8>) -> std::result::Result<(), E> + 'a;
 
 /// What [`Storage::open_with`] recovered.
 #[derive(Debug)]
@@ -133,17 +133,31 @@ impl Storage {
     /// segment. Fails, naming the file and byte offset, if committed records
     /// are damaged or missing; truncates a torn tail with a warning.
     pub fn open(opts: StorageOptions) -> Result<(Storage, Recovered)> {
-        let lock = Self::prepare(&opts)?;
-        let snap = snapshot::load_newest_valid(&opts.data_dir)?;
-        let snap_zxid = snap.as_ref().map_or(0, |s| s.zxid);
-        let log = recovery::recover_log(&opts.data_log_dir, snap_zxid)?;
-        let last_zxid = snap_zxid.max(log.last_log_zxid.unwrap_or(0));
+        type Bytes = (Option<Vec<u8>>, Vec<(i64, Vec<u8>)>);
+        let (storage, r) = Self::open_with(
+            opts,
+            &mut |r: &mut dyn std::io::Read| -> std::io::Result<Bytes> {
+                let mut body = Vec::new();
+                r.read_to_end(&mut body)?;
+                Ok((Some(body), Vec::new()))
+            },
+            &mut || (None, Vec::new()),
+            &mut |state: &mut Bytes, zxid, payload| {
+                state.1.push((zxid, payload));
+                Ok(())
+            },
+        )?;
+        let (body, txns) = r.state;
+        let snapshot = r
+            .snapshot
+            .zip(body)
+            .map(|((zxid, path), body)| SnapshotData { zxid, path, body });
         let recovered = Recovered {
-            snapshot: snap,
-            txns: log.txns,
-            last_zxid,
+            snapshot,
+            txns,
+            last_zxid: r.last_zxid,
         };
-        Ok((Self::finish_open(opts, lock, last_zxid), recovered))
+        Ok((storage, recovered))
     }
 
     /// Like [`Storage::open`], but never holds the recovered data in
@@ -166,7 +180,7 @@ impl Storage {
         };
         let snap_zxid = snapshot.as_ref().map_or(0, |s| s.0);
         let summary = recovery::recover_log_with(&opts.data_log_dir, snap_zxid, &mut |z, p| {
-            apply(&mut state, z, &p).map_err(|e| e.to_string())
+            apply(&mut state, z, p).map_err(|e| e.to_string())
         })?;
         let last_zxid = snap_zxid.max(summary.last_log_zxid.unwrap_or(0));
         let replayed = Replayed {

@@ -237,8 +237,8 @@ fn open_streaming(
         opts(dir),
         &mut decode_tree,
         &mut || (0, Vec::new()),
-        &mut |state: &mut State, zxid, p: &[u8]| {
-            if p != payload(zxid).as_slice() {
+        &mut |state: &mut State, zxid, p: Vec<u8>| {
+            if p != payload(zxid) {
                 return Err(format!("payload of {zxid:#x}"));
             }
             state.1.push(zxid);
@@ -298,7 +298,7 @@ fn streaming_recovery_stops_at_a_txn_that_does_not_apply() {
         opts(dir.path()),
         &mut decode_tree,
         &mut || (0, Vec::new()),
-        &mut |_: &mut State, zxid, _: &[u8]| {
+        &mut |_: &mut State, zxid, _: Vec<u8>| {
             if zxid == 33 {
                 Err("no such op".to_string())
             } else {

@@ -229,23 +229,11 @@ impl Store {
 
     /// Adds `node` (its path must be new) and links it under `parent`.
     pub fn insert(&mut self, node: Node, parent: Option<u32>) -> u32 {
-        let key = key_of(node.path_bytes());
-        let i = match self.free.pop() {
-            Some(i) => {
-                self.preserve(i);
-                self.slab[i as usize] = Some(node);
-                i
-            }
-            None => {
-                self.slab.push(Some(node));
-                (self.slab.len() - 1) as u32
-            }
-        };
-        let entry = Slot { slot: i, key };
-        self.index
-            .insert_unique(spread(key), entry, |e| spread(e.key));
+        let i = self
+            .insert_if_absent(node)
+            .expect("store: insert of a path already stored");
         if let Some(p) = parent {
-            self.link(p, entry);
+            self.link_child(p, i);
         }
         i
     }
