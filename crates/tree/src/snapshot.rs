@@ -372,7 +372,7 @@ fn read_nodes(inp: &mut In, t: &mut DataTree, lists: &[u32]) -> Result<(), TreeE
         let &acl = lists
             .get(acl_ix)
             .ok_or(TreeError::Corrupt { what: "ACL index" })?;
-        if blob.first() != Some(&b'/') {
+        if blob[..path_len].first() != Some(&b'/') {
             return Err(TreeError::Corrupt { what: "node path" });
         }
         let is_root = path_len == 1;

@@ -278,24 +278,22 @@ impl DataTree {
     fn account_inserted(&mut self, i: u32) {
         let n = self.store.node(i);
         let add = content_digest(n.path_bytes(), n.data()).wrapping_add(self.meta_digest(n));
-        let size = path::java_len(n.path()) + n.data().len() as u64;
-        let owner = n.stat.ephemeral_owner;
-        let kind = EphemeralType::of(owner);
-        let p: Option<Box<str>> = (kind != EphemeralType::Void).then(|| n.path().into());
         self.digest = self.digest.wrapping_add(add);
-        self.data_size += size;
-        if let Some(p) = p {
-            match kind {
-                EphemeralType::Void => {}
-                EphemeralType::Normal => {
-                    self.ephemerals.entry(owner).or_default().insert(p);
-                }
-                EphemeralType::Container => {
-                    self.containers.insert(p);
-                }
-                EphemeralType::Ttl(_) => {
-                    self.ttls.insert(p);
-                }
+        self.data_size += path::java_len(n.path()) + n.data().len() as u64;
+        let owner = n.stat.ephemeral_owner;
+        match EphemeralType::of(owner) {
+            EphemeralType::Void => {}
+            EphemeralType::Normal => {
+                self.ephemerals
+                    .entry(owner)
+                    .or_default()
+                    .insert(n.path().into());
+            }
+            EphemeralType::Container => {
+                self.containers.insert(n.path().into());
+            }
+            EphemeralType::Ttl(_) => {
+                self.ttls.insert(n.path().into());
             }
         }
     }
