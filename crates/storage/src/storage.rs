@@ -386,6 +386,43 @@ impl Storage {
         Ok(())
     }
 
+    /// Replaces everything with a snapshot of `zxid` received from a ZAB
+    /// leader (its SNAP sync): log records above `zxid` go first (they are
+    /// not in the leader's history), then the snapshot is written (temp
+    /// file, fsync, rename), then every log segment goes (the snapshot
+    /// holds their effect and more; records at or below `zxid` may come
+    /// from a history the leader does not share). The next append starts
+    /// a new segment after `zxid`. A crash midway leaves either the old
+    /// state cut at `zxid` or the new snapshot. After a failure the
+    /// storage is poisoned.
+    pub fn install_snapshot(&mut self, zxid: i64, body: &[u8]) -> Result<PathBuf> {
+        if self.poisoned {
+            return Err(StorageError::Poisoned);
+        }
+        let result = self.install_snapshot_inner(zxid, body);
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
+    fn install_snapshot_inner(&mut self, zxid: i64, body: &[u8]) -> Result<PathBuf> {
+        self.active = None;
+        if self.last_zxid > zxid {
+            truncate::truncate_after(&self.opts.data_dir, &self.opts.data_log_dir, zxid)?;
+        }
+        let path = snapshot::write_snapshot(&self.opts.data_dir, zxid, |w| w.write_all(body))?;
+        let segments = recovery::segment_paths(&self.opts.data_log_dir)?;
+        for (_, seg) in &segments {
+            fsutil::remove_file(seg)?;
+        }
+        if !segments.is_empty() {
+            fsutil::fsync_dir(&self.opts.data_log_dir)?;
+        }
+        self.last_zxid = zxid;
+        Ok(path)
+    }
+
     /// Counters since open.
     pub fn stats(&self) -> LogStats {
         self.stats

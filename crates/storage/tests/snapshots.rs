@@ -314,3 +314,36 @@ fn streaming_recovery_stops_at_a_txn_that_does_not_apply() {
         "{msg}"
     );
 }
+
+#[test]
+fn an_installed_snapshot_replaces_the_log_and_appends_continue_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = opts(dir.path());
+    // A follower's own history 1..=8, of which 6..=8 the leader never had.
+    {
+        let (mut st, _) = Storage::open(o.clone()).unwrap();
+        append(&mut st, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        st.install_snapshot(5, b"leader state at 5").unwrap();
+        assert_eq!(st.last_zxid(), 5);
+        append(&mut st, &[6, 7]);
+    }
+    let (st, rec) = Storage::open(o.clone()).unwrap();
+    let snap = rec.snapshot.expect("the installed snapshot");
+    assert_eq!(
+        (snap.zxid, snap.body.as_slice()),
+        (5, &b"leader state at 5"[..])
+    );
+    let zs: Vec<i64> = rec.txns.iter().map(|(z, _)| *z).collect();
+    assert_eq!(zs, vec![6, 7], "only what was appended after the install");
+    assert_eq!(st.last_zxid(), 7);
+    drop(st);
+    // A snapshot ahead of everything logged (a follower far behind).
+    let (mut st, _) = Storage::open(o.clone()).unwrap();
+    st.install_snapshot(0x2_0000_0004, b"newer").unwrap();
+    append(&mut st, &[0x2_0000_0005]);
+    drop(st);
+    let (_, rec) = Storage::open(o).unwrap();
+    assert_eq!(rec.snapshot.unwrap().zxid, 0x2_0000_0004);
+    assert_eq!(rec.last_zxid, 0x2_0000_0005);
+    assert_eq!(rec.txns.len(), 1);
+}
