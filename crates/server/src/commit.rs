@@ -28,6 +28,14 @@ pub enum CommitMsg {
         /// The snapshot body, in order, then `End`.
         chunks: std_mpsc::Receiver<SnapshotChunk>,
     },
+    /// Replace log and snapshots with this state from the ZAB leader
+    /// (SNAP sync), then report it durable.
+    InstallSnapshot {
+        /// The zxid the state is at.
+        zxid: i64,
+        /// The serialized tree.
+        state: Vec<u8>,
+    },
 }
 
 /// What the core hands the snapshot writer.
@@ -70,6 +78,7 @@ fn run(
     core: mpsc::Sender<CoreMsg>,
 ) {
     let mut batch: Vec<(i64, Vec<u8>)> = Vec::new();
+    let mut writers: Vec<std::thread::JoinHandle<()>> = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
         while let Some(msg) = next.take() {
@@ -83,7 +92,26 @@ fn run(
                     }
                 }
                 CommitMsg::Snapshot { zxid, chunks } => {
-                    spawn_snapshot(policy, zxid, chunks, core.clone())
+                    writers.retain(|w| !w.is_finished());
+                    writers.push(spawn_snapshot(policy, zxid, chunks, core.clone()));
+                }
+                CommitMsg::InstallSnapshot { zxid, state } => {
+                    // A snapshot of the old state still being written
+                    // must not land after (or be purged against) this one.
+                    for w in writers.drain(..) {
+                        let _ = w.join();
+                    }
+                    let installed = flush(storage, &mut batch)
+                        .and_then(|_| storage.install_snapshot(zxid, &state));
+                    match installed {
+                        Ok(path) => {
+                            tracing::info!("installed the leader's snapshot {}", path.display())
+                        }
+                        Err(e) => return fail(&core, e),
+                    }
+                    if core.blocking_send(CoreMsg::Durable { zxid }).is_err() {
+                        return;
+                    }
                 }
             }
             next = rx.try_recv().ok();
@@ -124,7 +152,7 @@ fn spawn_snapshot(
     zxid: i64,
     chunks: std_mpsc::Receiver<SnapshotChunk>,
     core: mpsc::Sender<CoreMsg>,
-) {
+) -> std::thread::JoinHandle<()> {
     let data_dir = policy.data_dir.clone();
     let data_log_dir = policy.data_log_dir.clone();
     let retain = policy.retain_count;
@@ -167,7 +195,7 @@ fn spawn_snapshot(
                 }
             }
         })
-        .expect("spawning the snapshot thread");
+        .expect("spawning the snapshot thread")
 }
 
 /// Nice value of the snapshot writer thread: on a small machine its

@@ -76,6 +76,26 @@ pub struct Config {
     pub container_check_interval_ms: u64,
     /// Keys seen that paddock does not use (logged at start).
     pub ignored_keys: Vec<String>,
+    /// The ensemble (`server.N` lines); empty when standalone.
+    pub servers: std::collections::BTreeMap<u64, QuorumPeer>,
+    /// This server's id (`<dataDir>/myid`), in an ensemble.
+    pub my_id: u64,
+    /// Ticks a follower may take to connect to and sync with its leader.
+    pub init_limit: u32,
+    /// Ticks a synced follower may go unheard.
+    pub sync_limit: u32,
+}
+
+/// One `server.N=host:quorumPort:electionPort[:participant][;clientPort]` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumPeer {
+    /// The host peers reach it at.
+    pub host: String,
+    /// The port of its peer links (ZooKeeper's quorum port).
+    pub quorum_port: u16,
+    /// ZooKeeper's election port: paddock runs election over the same
+    /// link as everything else, so it is checked but not bound.
+    pub election_port: u16,
 }
 
 impl Default for Config {
@@ -99,14 +119,16 @@ impl Default for Config {
             super_digest: None,
             container_check_interval_ms: 60_000,
             ignored_keys: Vec::new(),
+            servers: Default::default(),
+            my_id: 0,
+            init_limit: 10,
+            sync_limit: 5,
         }
     }
 }
 
 /// Keys ZooKeeper knows that paddock accepts and does not (yet) use.
 const KNOWN_UNUSED: &[&str] = &[
-    "initLimit",
-    "syncLimit",
     "admin.enableServer",
     "admin.serverPort",
     "admin.serverAddress",
@@ -153,7 +175,9 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::parse(path, &text)
+        let mut cfg = Config::parse(path, &text)?;
+        cfg.load_my_id(path)?;
+        Ok(cfg)
     }
 
     /// Parses zoo.cfg text; `path` names the file in errors.
@@ -183,13 +207,17 @@ impl Config {
                 "dataLogDir" => data_log_dir = Some(PathBuf::from(value)),
                 "clientPort" => cfg.client_port = parse_num(key, value).map_err(err)?,
                 "clientPortAddress" => {
-                    cfg.client_port_address = value
-                        .parse()
-                        .map_err(|_| err(format!("clientPortAddress {value:?} is not an IP address")))?
+                    cfg.client_port_address = value.parse().map_err(|_| {
+                        err(format!("clientPortAddress {value:?} is not an IP address"))
+                    })?
                 }
                 "maxClientCnxns" => cfg.max_client_cnxns = parse_num(key, value).map_err(err)?,
-                "minSessionTimeout" => min_timeout = Some(parse_num::<i32>(key, value).map_err(err)?),
-                "maxSessionTimeout" => max_timeout = Some(parse_num::<i32>(key, value).map_err(err)?),
+                "minSessionTimeout" => {
+                    min_timeout = Some(parse_num::<i32>(key, value).map_err(err)?)
+                }
+                "maxSessionTimeout" => {
+                    max_timeout = Some(parse_num::<i32>(key, value).map_err(err)?)
+                }
                 "4lw.commands.whitelist" => {
                     cfg.four_letter_whitelist = value
                         .split(',')
@@ -219,12 +247,21 @@ impl Config {
                 "znode.container.checkIntervalMs" => {
                     cfg.container_check_interval_ms = parse_num(key, value).map_err(err)?
                 }
+                "initLimit" => cfg.init_limit = parse_num(key, value).map_err(err)?,
+                "syncLimit" => cfg.sync_limit = parse_num(key, value).map_err(err)?,
                 k if k.starts_with("server.") => {
-                    return Err(err(format!(
-                        "{k}: ensemble mode is not supported yet; remove server.N lines to run standalone"
-                    )))
+                    let id: u64 = k["server.".len()..]
+                        .parse()
+                        .map_err(|_| err(format!("{k}: the server id must be a number")))?;
+                    let peer = parse_peer(value).map_err(|m| err(format!("{k}: {m}")))?;
+                    if cfg.servers.insert(id, peer).is_some() {
+                        return Err(err(format!("{k} is given twice")));
+                    }
                 }
-                k if KNOWN_UNUSED.contains(&k) || k.starts_with("group.") || k.starts_with("weight.") => {
+                k if KNOWN_UNUSED.contains(&k)
+                    || k.starts_with("group.")
+                    || k.starts_with("weight.") =>
+                {
                     cfg.ignored_keys.push(k.to_string())
                 }
                 k => cfg.ignored_keys.push(k.to_string()),
@@ -242,6 +279,12 @@ impl Config {
                 message: "tickTime must be positive".into(),
             });
         }
+        if cfg.init_limit == 0 || cfg.sync_limit == 0 {
+            return Err(ConfigError::File {
+                path: path.to_path_buf(),
+                message: "initLimit and syncLimit must be positive".into(),
+            });
+        }
         cfg.data_log_dir = data_log_dir.unwrap_or_else(|| data_dir.clone());
         cfg.data_dir = data_dir;
         cfg.set_timeouts(min_timeout, max_timeout)
@@ -250,6 +293,42 @@ impl Config {
                 message,
             })?;
         Ok(cfg)
+    }
+
+    /// Whether this is a member of a replicated ensemble (two or more
+    /// `server.N` lines; a single one runs standalone, as ZooKeeper's
+    /// `standaloneEnabled` default does).
+    pub fn is_ensemble(&self) -> bool {
+        self.servers.len() > 1
+    }
+
+    /// Reads `<dataDir>/myid` for an ensemble member and checks it names
+    /// a `server.N` line. `path` is the config file, for errors.
+    pub fn load_my_id(&mut self, path: &Path) -> Result<(), ConfigError> {
+        if !self.is_ensemble() {
+            return Ok(());
+        }
+        let myid = self.data_dir.join("myid");
+        let text = std::fs::read_to_string(&myid).map_err(|source| ConfigError::Read {
+            path: myid.clone(),
+            source,
+        })?;
+        let id: u64 = text.trim().parse().map_err(|_| ConfigError::Line {
+            path: myid.clone(),
+            line: 1,
+            message: format!("myid must hold this server's id, found {:?}", text.trim()),
+        })?;
+        if !self.servers.contains_key(&id) {
+            return Err(ConfigError::File {
+                path: path.to_path_buf(),
+                message: format!(
+                    "{} says this is server {id}, but there is no server.{id} line",
+                    myid.display()
+                ),
+            });
+        }
+        self.my_id = id;
+        Ok(())
     }
 
     /// Applies ZooKeeper's defaults (2 and 20 ticks) to unset (or -1) bounds.
@@ -274,6 +353,36 @@ impl Config {
                 .iter()
                 .any(|w| w == "*" || w == word)
     }
+}
+
+/// `host:quorumPort:electionPort[:participant][;[clientAddress:]clientPort]`.
+fn parse_peer(value: &str) -> Result<QuorumPeer, String> {
+    let (addr, _client) = value.split_once(';').unwrap_or((value, ""));
+    let parts: Vec<&str> = addr.trim().split(':').collect();
+    if parts.len() < 3 || parts.len() > 4 {
+        return Err(format!(
+            "expected host:quorumPort:electionPort[:participant], found {value:?}"
+        ));
+    }
+    match parts.get(3).copied() {
+        None | Some("participant") => {}
+        Some("observer") => return Err("observers are not supported yet".into()),
+        Some(t) => return Err(format!("unknown peer type {t:?}")),
+    }
+    let port = |s: &str, what: &str| {
+        s.parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("{what} {s:?} is not a port"))
+    };
+    if parts[0].is_empty() {
+        return Err("the host is empty".into());
+    }
+    Ok(QuorumPeer {
+        host: parts[0].to_string(),
+        quorum_port: port(parts[1], "quorum port")?,
+        election_port: port(parts[2], "election port")?,
+    })
 }
 
 fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String> {
@@ -303,7 +412,8 @@ mod tests {
         assert_eq!(c.data_log_dir, PathBuf::from("/tmp/z"));
         assert_eq!(c.min_session_timeout_ms, 2000);
         assert_eq!(c.max_session_timeout_ms, 20000);
-        assert_eq!(c.ignored_keys, vec!["initLimit", "foo.bar"]);
+        assert_eq!(c.ignored_keys, vec!["foo.bar"]);
+        assert_eq!(c.init_limit, 5);
         assert!(c.four_letter_allowed("ruok"));
         assert!(!c.four_letter_allowed("dump"));
     }
@@ -315,6 +425,45 @@ mod tests {
             e.to_string(),
             "zoo.cfg:2: clientPort = \"abc\" is not a valid number"
         );
+    }
+
+    #[test]
+    fn parses_an_ensemble_and_its_myid() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "dataDir={}\nserver.1=127.0.0.1:2888:3888\nserver.2=127.0.0.2:2889:3889:participant;2182\nserver.3=localhost:2890:3890\n",
+            dir.path().display()
+        );
+        let mut c = Config::parse(Path::new("zoo.cfg"), &text).unwrap();
+        assert!(c.is_ensemble());
+        assert_eq!(c.servers[&2].host, "127.0.0.2");
+        assert_eq!(c.servers[&2].quorum_port, 2889);
+        let e = c.load_my_id(Path::new("zoo.cfg")).unwrap_err();
+        assert!(e.to_string().contains("myid"), "{e}");
+        std::fs::write(dir.path().join("myid"), "7\n").unwrap();
+        let e = c.load_my_id(Path::new("zoo.cfg")).unwrap_err();
+        assert!(e.to_string().contains("no server.7 line"), "{e}");
+        std::fs::write(dir.path().join("myid"), "2\n").unwrap();
+        c.load_my_id(Path::new("zoo.cfg")).unwrap();
+        assert_eq!(c.my_id, 2);
+    }
+
+    #[test]
+    fn bad_server_lines_name_the_line() {
+        for (line, want) in [
+            ("server.1=127.0.0.1:2888", "expected host:quorumPort"),
+            ("server.x=127.0.0.1:2888:3888", "must be a number"),
+            ("server.1=127.0.0.1:0:3888", "not a port"),
+            (
+                "server.1=127.0.0.1:2888:3888:observer",
+                "observers are not supported",
+            ),
+        ] {
+            let e =
+                Config::parse(Path::new("zoo.cfg"), &format!("dataDir=/x\n{line}\n")).unwrap_err();
+            assert!(e.to_string().starts_with("zoo.cfg:2: "), "{e}");
+            assert!(e.to_string().contains(want), "{e}");
+        }
     }
 
     #[test]

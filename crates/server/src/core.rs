@@ -31,6 +31,7 @@ use tree::{AuthContext, DataTree, FastMap as HashMap, FastSet as HashSet, PrepCo
 
 use crate::commit::{CommitMsg, SnapshotChunk};
 use crate::config::Config;
+use crate::ensemble::{AppMsg, Ensemble, PeerEvent};
 use crate::sessions::{password_for, SessionTracker};
 use crate::stats::{Latency, ServerStats};
 
@@ -88,6 +89,8 @@ pub enum CoreMsg {
         /// Where the text goes.
         reply: oneshot::Sender<String>,
     },
+    /// A peer link event (ensemble only).
+    Peer(PeerEvent),
     /// The commit stage made every txn up to `zxid` durable.
     Durable {
         /// Highest durable zxid.
@@ -103,10 +106,12 @@ pub enum CoreMsg {
 }
 
 /// A request of a session waiting for its turn to be answered.
-enum Pending {
+pub(crate) enum Pending {
+    /// A write: its zxid once known (a follower learns it when the txn
+    /// with this session and xid commits), and its result once applied.
     Write {
         xid: i32,
-        zxid: i64,
+        zxid: Option<i64>,
         started: Instant,
         done: Option<Result<Response, ErrorCode>>,
     },
@@ -115,20 +120,22 @@ enum Pending {
         req: Request,
         started: Instant,
     },
+    /// A sync: answered once the zxid to wait for (the last proposed
+    /// when it arrived; a follower asks its leader) is applied.
     Sync {
         xid: i32,
         path: String,
-        zxid: i64,
+        zxid: Option<i64>,
         started: Instant,
     },
     /// The session's creation: requests pipelined behind the handshake wait.
-    Handshake { zxid: i64 },
+    Handshake,
 }
 
 /// A live session as the core sees it.
-struct Session {
+pub(crate) struct Session {
     conn: Option<ConnId>,
-    queue: VecDeque<Pending>,
+    pub(crate) queue: VecDeque<Pending>,
 }
 
 /// A client connection as the core sees it.
@@ -156,17 +163,21 @@ pub(crate) struct Conn {
 pub struct Core {
     pub(crate) cfg: Arc<Config>,
     pub(crate) tree: DataTree,
-    prepper: Prepper,
+    pub(crate) prepper: Prepper,
     pub(crate) watches: WatchManager,
     pub(crate) tracker: SessionTracker,
-    sessions: HashMap<i64, Session>,
+    pub(crate) sessions: HashMap<i64, Session>,
     pub(crate) conns: HashMap<ConnId, Conn>,
-    in_flight: VecDeque<TxnEntry>,
+    /// Txns logged (or proposed) and not yet applied, in zxid order.
+    pub(crate) in_flight: VecDeque<TxnEntry>,
+    /// Sessions being created, by id: the connection and timeout.
     connecting: HashMap<i64, (ConnId, i32)>,
-    syncing: HashSet<i64>,
-    next_zxid: i64,
+    pub(crate) syncing: HashSet<i64>,
+    pub(crate) next_zxid: i64,
     next_session_id: i64,
-    commit: std_mpsc::Sender<CommitMsg>,
+    pub(crate) commit: std_mpsc::Sender<CommitMsg>,
+    /// The ensemble's state; `None` standalone.
+    pub(crate) ensemble: Option<Ensemble>,
     pub(crate) stats: ServerStats,
     pub(crate) started: Instant,
     txns_since_snapshot: u64,
@@ -267,6 +278,7 @@ impl Core {
         tree: DataTree,
         last_zxid: i64,
         commit: std_mpsc::Sender<CommitMsg>,
+        ensemble: Option<Ensemble>,
     ) -> Core {
         let started = Instant::now();
         let mut tracker = SessionTracker::default();
@@ -285,8 +297,18 @@ impl Core {
         // form as a digest identity, so an auth packet that produces it is super.
         let super_id = cfg.super_digest.clone();
         let max_existing = sessions.keys().copied().max().unwrap_or(0);
-        let next_session_id =
-            crate::sessions::initial_session_id(0, wall_ms() as u64).max(max_existing + 1);
+        let server_id = if ensemble.is_some() {
+            cfg.my_id as u8
+        } else {
+            0
+        };
+        let next_session_id = crate::sessions::initial_session_id(server_id, wall_ms() as u64).max(
+            if ensemble.is_some() {
+                0
+            } else {
+                max_existing + 1
+            },
+        );
         let snap_threshold = snap_threshold(cfg.snap_count, last_zxid);
         let snap_nodes = tree.znode_count() as u64;
         Core {
@@ -303,6 +325,7 @@ impl Core {
             next_zxid: last_zxid + 1,
             next_session_id,
             commit,
+            ensemble,
             stats: ServerStats::default(),
             started,
             txns_since_snapshot: 0,
@@ -315,12 +338,17 @@ impl Core {
         }
     }
 
-    fn now_ms(&self) -> u64 {
+    pub(crate) fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
 
     /// Runs until every sender is gone or the storage fails.
     pub async fn run(mut self, mut rx: mpsc::Receiver<CoreMsg>) -> Result<(), String> {
+        let now = self.now_ms();
+        if let Some(e) = self.ensemble.as_mut() {
+            e.zab.start(now);
+        }
+        self.run_zab()?;
         loop {
             let msg = if self.snapshot.is_some() {
                 // Nothing waiting: a bigger share of the snapshot, then
@@ -378,11 +406,18 @@ impl Core {
                 let text = crate::fourlw::render(self, &word, peer);
                 let _ = reply.send(text);
             }
-            CoreMsg::Durable { zxid } => self.on_durable(zxid),
+            CoreMsg::Peer(ev) => self.on_peer(ev),
+            CoreMsg::Durable { zxid } => {
+                let now = self.now_ms();
+                match self.ensemble.as_mut() {
+                    Some(e) => e.zab.on_durable(now, zxid),
+                    None => self.on_committed(zxid),
+                }
+            }
             CoreMsg::StorageFailed { error } => return Err(error),
             CoreMsg::Tick => self.on_tick(),
         }
-        Ok(())
+        self.run_zab()
     }
 
     // ---- connections and sessions ----
@@ -396,6 +431,11 @@ impl Core {
         read_only_flag: bool,
     ) {
         self.stats.packets_received += 1;
+        if !self.serving() {
+            // Electing or syncing: the client tries another server.
+            let _ = out.send(Outbound::Close);
+            return;
+        }
         let timeout_ms = req.timeout_ms.clamp(
             self.cfg.min_session_timeout_ms,
             self.cfg.max_session_timeout_ms,
@@ -442,21 +482,28 @@ impl Core {
     fn open_session(&mut self, conn: ConnId, timeout_ms: i32) {
         let sid = self.next_session_id;
         self.next_session_id += 1;
-        let zxid = self.next_zxid;
-        let entry = self
-            .prepper
-            .prepare_create_session(sid, timeout_ms, zxid, wall_ms());
-        self.connecting.insert(zxid, (conn, timeout_ms));
+        self.connecting.insert(sid, (conn, timeout_ms));
         self.sessions.insert(
             sid,
             Session {
                 conn: Some(conn),
-                queue: VecDeque::from([Pending::Handshake { zxid }]),
+                queue: VecDeque::from([Pending::Handshake]),
             },
         );
         if let Some(c) = self.conns.get_mut(&conn) {
             c.session = Some(sid);
         }
+        if self.forwards() {
+            self.send_leader(AppMsg::CreateSession {
+                session: sid,
+                timeout_ms,
+            });
+            return;
+        }
+        let zxid = self.next_zxid;
+        let entry = self
+            .prepper
+            .prepare_create_session(sid, timeout_ms, zxid, wall_ms());
         self.log(entry);
     }
 
@@ -479,6 +526,7 @@ impl Core {
             self.close_conn(old);
         }
         self.tracker.touch(sid, now);
+        self.touched(sid);
         let timeout = self
             .tracker
             .get(sid)
@@ -544,9 +592,50 @@ impl Core {
         conn.last_op = op_name(req.op());
         conn.queued += 1;
         self.tracker.touch(sid, now);
+        self.touched(sid);
         let started = Instant::now();
         match req {
             Request::Auth(p) => self.on_auth(conn_id, p),
+            req if (req.is_write() || matches!(req, Request::CloseSession)) && self.forwards() => {
+                if matches!(req, Request::CloseSession) {
+                    self.tracker.set_closing(sid);
+                }
+                let c = &self.conns[&conn_id];
+                let mut body = Vec::new();
+                req.encode(&mut body);
+                let msg = AppMsg::Request {
+                    session: sid,
+                    cxid: xid,
+                    auth: c.auth.clone(),
+                    is_super: c.is_super,
+                    op: req.op(),
+                    body,
+                };
+                self.send_leader(msg);
+                self.push_pending(
+                    sid,
+                    Pending::Write {
+                        xid,
+                        zxid: None,
+                        started,
+                        done: None,
+                    },
+                );
+            }
+            Request::Sync(s) if self.forwards() => {
+                if let Some(id) = self.forward_sync() {
+                    self.remember_sync(id, sid);
+                }
+                self.push_pending(
+                    sid,
+                    Pending::Sync {
+                        xid,
+                        path: s.path,
+                        zxid: None,
+                        started,
+                    },
+                );
+            }
             Request::CloseSession => {
                 self.tracker.set_closing(sid);
                 let entry = self.prepare_for(conn_id, sid, xid, |p, tree, ctx| {
@@ -566,7 +655,7 @@ impl Core {
                     Pending::Sync {
                         xid,
                         path: s.path,
-                        zxid,
+                        zxid: Some(zxid),
                         started,
                     },
                 );
@@ -595,14 +684,28 @@ impl Core {
         prepare: impl FnOnce(&mut Prepper, &DataTree, &PrepContext) -> TxnEntry,
     ) -> TxnEntry {
         let c = &self.conns[&conn];
+        let (auth, is_super) = (c.auth.clone(), c.is_super);
+        self.prepare_as(sid, xid, &auth, is_super, prepare)
+    }
+
+    /// Prepares a write of session `sid` with the given identities (its
+    /// connection's, here or on the follower that forwarded it).
+    pub(crate) fn prepare_as(
+        &mut self,
+        sid: i64,
+        xid: i32,
+        auth: &[Id],
+        is_super: bool,
+        prepare: impl FnOnce(&mut Prepper, &DataTree, &PrepContext) -> TxnEntry,
+    ) -> TxnEntry {
         let ctx = PrepContext {
             session_id: sid,
             cxid: xid,
             zxid: self.next_zxid,
             time_ms: wall_ms(),
             auth: AuthContext {
-                ids: &c.auth,
-                is_super: c.is_super,
+                ids: auth,
+                is_super,
             },
         };
         prepare(&mut self.prepper, &self.tree, &ctx)
@@ -622,21 +725,26 @@ impl Core {
             sid,
             Pending::Write {
                 xid,
-                zxid,
+                zxid: Some(zxid),
                 started,
                 done: None,
             },
         );
     }
 
-    fn log(&mut self, entry: TxnEntry) {
+    /// Logs a prepared txn: standalone to the commit thread, in an
+    /// ensemble as a proposal (ZAB logs it and sends it to followers).
+    pub(crate) fn log(&mut self, entry: TxnEntry) {
         debug_assert_eq!(entry.header.zxid, self.next_zxid);
         self.next_zxid += 1;
+        let zxid = entry.header.zxid;
         let bytes = entry.encode();
-        let _ = self
-            .commit
-            .send(CommitMsg::Append(entry.header.zxid, bytes));
         self.in_flight.push_back(entry);
+        if self.ensemble.is_some() {
+            self.propose(zxid, bytes);
+        } else {
+            let _ = self.commit.send(CommitMsg::Append(zxid, bytes));
+        }
     }
 
     fn on_auth(&mut self, conn_id: ConnId, p: proto::AuthPacket) {
@@ -866,18 +974,18 @@ impl Core {
     }
 
     /// Answers a session's waiting requests that can be answered now.
-    fn drain(&mut self, sid: i64) {
+    pub(crate) fn drain(&mut self, sid: i64) {
         loop {
             let applied = self.tree.last_zxid();
+            let created = !self.connecting.contains_key(&sid);
             let Some(s) = self.sessions.get_mut(&sid) else {
                 return;
             };
             let ready = match s.queue.front() {
                 None => false,
                 Some(Pending::Write { done, .. }) => done.is_some(),
-                Some(Pending::Sync { zxid, .. }) | Some(Pending::Handshake { zxid }) => {
-                    *zxid <= applied
-                }
+                Some(Pending::Sync { zxid, .. }) => zxid.is_some_and(|z| z <= applied),
+                Some(Pending::Handshake) => created,
                 Some(Pending::Read { .. }) => true,
             };
             if !ready {
@@ -890,7 +998,7 @@ impl Core {
                     zxid,
                     started,
                     done: Some(result),
-                }) => self.reply(conn, xid, zxid, result, started),
+                }) => self.reply(conn, xid, zxid.unwrap_or(applied), result, started),
                 Some(Pending::Read { xid, req, started }) => {
                     let result = match conn {
                         Some(c) if self.conns.contains_key(&c) => self.execute_read(c, sid, &req),
@@ -907,7 +1015,7 @@ impl Core {
                     Ok(Response::Sync(proto::SyncResponse { path })),
                     started,
                 ),
-                Some(Pending::Handshake { .. }) => {}
+                Some(Pending::Handshake) => {}
                 _ => return,
             }
         }
@@ -915,7 +1023,10 @@ impl Core {
 
     // ---- commit and apply ----
 
-    fn on_durable(&mut self, zxid: i64) {
+    /// Applies every txn up to `zxid` (durable standalone; committed by
+    /// ZAB in an ensemble), answers syncs waiting for them, and maybe
+    /// starts a snapshot.
+    pub(crate) fn on_committed(&mut self, zxid: i64) {
         while self
             .in_flight
             .front()
@@ -956,24 +1067,35 @@ impl Core {
             }
         }
         let sid = entry.header.client_id;
+        let cxid = entry.header.cxid;
         match OpCode::from_i32(entry.header.op) {
-            Some(OpCode::CreateSession) => self.finish_open(zxid, sid),
+            Some(OpCode::CreateSession) => self.finish_open(sid),
             Some(OpCode::CloseSession) => {
-                self.complete(sid, zxid, res.result);
+                self.complete(sid, zxid, cxid, res.result);
                 self.finish_close(sid);
                 return;
             }
             _ => {}
         }
-        self.complete(sid, zxid, res.result);
+        self.complete(sid, zxid, cxid, res.result);
     }
 
-    fn complete(&mut self, sid: i64, zxid: i64, result: Result<Response, ErrorCode>) {
+    /// Records the result of a session's write: the pending write with
+    /// this zxid, or (forwarded by this follower) with this xid.
+    fn complete(&mut self, sid: i64, zxid: i64, cxid: i32, result: Result<Response, ErrorCode>) {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
         let slot = s.queue.iter_mut().find_map(|p| match p {
-            Pending::Write { zxid: z, done, .. } if *z == zxid => Some(done),
+            Pending::Write {
+                zxid: z,
+                xid,
+                done: done @ None,
+                ..
+            } if *z == Some(zxid) || (z.is_none() && *xid == cxid) => {
+                *z = Some(zxid);
+                Some(done)
+            }
             _ => None,
         });
         if let Some(done) = slot {
@@ -982,12 +1104,21 @@ impl Core {
         }
     }
 
-    fn finish_open(&mut self, zxid: i64, sid: i64) {
-        let Some((conn, timeout_ms)) = self.connecting.remove(&zxid) else {
+    /// A session's creation applied: every server tracks it; the one its
+    /// client is connected to answers the handshake.
+    fn finish_open(&mut self, sid: i64) {
+        let now = self.now_ms();
+        let timeout = self.tree.session_timeout_ms(sid).unwrap_or(0);
+        if self.tracker.get(sid).is_none() {
+            self.tracker.add(sid, timeout, now);
+        }
+        self.sessions.entry(sid).or_insert_with(|| Session {
+            conn: None,
+            queue: VecDeque::new(),
+        });
+        let Some((conn, timeout_ms)) = self.connecting.remove(&sid) else {
             return;
         };
-        let now = self.now_ms();
-        self.tracker.add(sid, timeout_ms, now);
         if self.conns.contains_key(&conn) {
             self.send_connect_response(conn, timeout_ms, sid, password_for(sid));
         } else if let Some(s) = self.sessions.get_mut(&sid) {
@@ -1008,6 +1139,11 @@ impl Core {
     // ---- housekeeping ----
 
     fn on_tick(&mut self) {
+        self.ensemble_tick();
+        if !self.proposes() {
+            // Only the leader expires sessions and reaps nodes.
+            return;
+        }
         let now = self.now_ms();
         for sid in self.tracker.take_expired(now) {
             tracing::info!("expiring session {sid:#x}");
@@ -1158,6 +1294,50 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// Drops the snapshot being written, if any (its file is discarded).
+    pub(crate) fn abandon_snapshot(&mut self) {
+        if self.snapshot.take().is_some() {
+            self.tree.snapshot_abort();
+        }
+    }
+
+    /// Rebuilds session bookkeeping from the tree (after installing a
+    /// leader's snapshot; no client is connected then).
+    pub(crate) fn reset_sessions_from_tree(&mut self) {
+        let now = self.now_ms();
+        self.tracker = SessionTracker::default();
+        self.sessions.clear();
+        for (id, timeout_ms) in self.tree.sessions() {
+            self.tracker.add(id, timeout_ms, now);
+            self.sessions.insert(
+                id,
+                Session {
+                    conn: None,
+                    queue: VecDeque::new(),
+                },
+            );
+        }
+        self.connecting.clear();
+        self.syncing.clear();
+    }
+
+    /// Closes every client connection and forgets what they waited for
+    /// (the server stopped serving: its clients move to another).
+    pub(crate) fn drop_clients(&mut self) {
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for c in conns {
+            self.close_conn(c);
+        }
+        for s in self.sessions.values_mut() {
+            s.queue.clear();
+            s.conn = None;
+        }
+        let tracker = &self.tracker;
+        self.sessions.retain(|sid, _| tracker.get(*sid).is_some());
+        self.connecting.clear();
+        self.syncing.clear();
     }
 
     /// Live session count.

@@ -23,6 +23,19 @@ pub const WORDS: &[&str] = &[
     "dirs", "isro", "srst", "gtmk",
 ];
 
+/// What ZooKeeper answers data words with while it has no quorum.
+pub const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests\n";
+
+/// `standalone`, `leader` or `follower` (as `srvr` and `mntr` name it).
+fn mode(core: &Core) -> &'static str {
+    match core.ensemble.as_ref().map(|e| e.role) {
+        None => "standalone",
+        Some(zab::Role::Leading { .. }) => "leader",
+        Some(zab::Role::Following { .. }) => "follower",
+        Some(zab::Role::Looking) => "looking",
+    }
+}
+
 /// Whether four bytes at the start of a connection are a four-letter word.
 pub fn word_of(prefix: &[u8; 4]) -> Option<&'static str> {
     WORDS.iter().copied().find(|w| w.as_bytes() == prefix)
@@ -30,6 +43,14 @@ pub fn word_of(prefix: &[u8; 4]) -> Option<&'static str> {
 
 /// Renders a word's reply (whitelist already checked by the caller).
 pub fn render(core: &mut Core, word: &str, asker: SocketAddr) -> String {
+    if !core.serving()
+        && matches!(
+            word,
+            "srvr" | "stat" | "mntr" | "cons" | "dump" | "wchs" | "wchc" | "wchp"
+        )
+    {
+        return NOT_SERVING.into();
+    }
     match word {
         "ruok" => "imok".into(),
         "srvr" => srvr(core, None),
@@ -100,7 +121,7 @@ fn srvr(core: &Core, clients_and_asker: Option<SocketAddr>) -> String {
     let l = &core.stats.latency;
     let _ = write!(
         out,
-        "Latency min/avg/max: {}/{:.4}/{}\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: {}\nZxid: {:#x}\nMode: standalone\nNode count: {}\n",
+        "Latency min/avg/max: {}/{:.4}/{}\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: {}\nZxid: {:#x}\nMode: {}\nNode count: {}\n",
         l.min_ms,
         l.avg_ms(),
         l.max_ms,
@@ -109,6 +130,7 @@ fn srvr(core: &Core, clients_and_asker: Option<SocketAddr>) -> String {
         open_connections(core),
         core.outstanding(),
         core.tree.last_zxid(),
+        mode(core),
         core.tree.node_count(),
     );
     out
@@ -127,7 +149,7 @@ fn mntr(core: &Core) -> String {
         .unwrap_or(0);
     let rows: Vec<(&str, String)> = vec![
         ("zk_version", VERSION.to_string()),
-        ("zk_server_state", "standalone".into()),
+        ("zk_server_state", mode(core).into()),
         (
             "zk_ephemerals_count",
             core.tree.ephemeral_count().to_string(),
@@ -164,6 +186,13 @@ fn mntr(core: &Core) -> String {
         ("zk_last_proposal_size", "-1".into()),
         ("zk_digest_mismatches_count", "0".into()),
     ];
+    let mut rows = rows;
+    if let Some(e) = core.ensemble.as_ref().filter(|_| mode(core) == "leader") {
+        let synced = e.zab.synced_followers().len();
+        rows.push(("zk_learners", synced.to_string()));
+        rows.push(("zk_synced_followers", synced.to_string()));
+        rows.push(("zk_synced_non_voting_followers", "0".into()));
+    }
     let mut out = String::new();
     for (k, v) in rows {
         let _ = writeln!(out, "{k}\t{v}");
@@ -186,7 +215,7 @@ fn max_fds() -> u64 {
 fn conf(core: &Core) -> String {
     let c = &core.cfg;
     format!(
-        "clientPort={}\nsecureClientPort=-1\ndataDir={}\ndataDirSize={}\ndataLogDir={}\ndataLogSize={}\ntickTime={}\nmaxClientCnxns={}\nminSessionTimeout={}\nmaxSessionTimeout={}\nclientPortListenBacklog=-1\nserverId=0\n",
+        "clientPort={}\nsecureClientPort=-1\ndataDir={}\ndataDirSize={}\ndataLogDir={}\ndataLogSize={}\ntickTime={}\nmaxClientCnxns={}\nminSessionTimeout={}\nmaxSessionTimeout={}\nclientPortListenBacklog=-1\nserverId={}\n",
         c.client_port,
         c.snap_dir().display(),
         dir_size(&c.snap_dir()),
@@ -196,6 +225,7 @@ fn conf(core: &Core) -> String {
         c.max_client_cnxns,
         c.min_session_timeout_ms,
         c.max_session_timeout_ms,
+        c.my_id,
     )
 }
 

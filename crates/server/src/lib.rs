@@ -7,6 +7,8 @@
 //! - [`core`]: the single owner of tree, sessions and watches; the request
 //!   pipeline prepare -> commit -> apply -> events + reply.
 //! - [`commit`]: the thread that owns the log (group commit, snapshots).
+//! - [`ensemble`], [`quorum`]: a replicated ensemble's ZAB driver and
+//!   peer links (`server.N` lines in zoo.cfg).
 //! - [`sessions`], [`stats`], [`fourlw`]: supporting pieces.
 //!
 //! Start-up: recover (newest valid snapshot + log replay), then serve.
@@ -16,7 +18,9 @@ pub mod commit;
 pub mod config;
 pub mod connection;
 pub mod core;
+pub mod ensemble;
 pub mod fourlw;
+pub mod quorum;
 pub mod sessions;
 pub mod stats;
 
@@ -46,6 +50,14 @@ pub enum ServerError {
     Bind {
         /// The address.
         addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The quorum port could not be bound.
+    #[error("cannot listen for peers on {addr}: {source}")]
+    BindQuorum {
+        /// The address.
+        addr: String,
         /// Why.
         source: std::io::Error,
     },
@@ -85,6 +97,40 @@ fn recover(cfg: &Config) -> Result<(storage::Storage, tree::DataTree, i64), Serv
     Ok((storage, tree, last_zxid))
 }
 
+/// This member's ZAB state from its epoch files and recovered log.
+fn zab_for(cfg: &Config, last_zxid: i64) -> Result<zab::Zab, ServerError> {
+    let dir = cfg.snap_dir();
+    let logged_epoch = zab::epoch_of(last_zxid);
+    let current = storage::read_epoch(&dir, storage::EpochFile::Current)?.unwrap_or(logged_epoch);
+    let accepted = storage::read_epoch(&dir, storage::EpochFile::Accepted)?.unwrap_or(current);
+    if current < logged_epoch {
+        return Err(ServerError::Recovery(format!(
+            "{} says epoch {current}, but the log holds zxid {last_zxid:#x} of epoch {logged_epoch}",
+            storage::EpochFile::Current.path(&dir).display()
+        )));
+    }
+    tracing::info!(
+        "server {} of {}: accepted epoch {accepted}, current epoch {current}, last zxid {last_zxid:#x}",
+        cfg.my_id,
+        cfg.servers.len()
+    );
+    let zcfg = zab::ZabConfig::new(
+        cfg.my_id,
+        cfg.servers.keys().copied().collect(),
+        cfg.tick_time_ms as u64,
+        cfg.init_limit as u64,
+        cfg.sync_limit as u64,
+    );
+    Ok(zab::Zab::new(
+        zcfg,
+        zab::Persisted {
+            accepted_epoch: accepted,
+            current_epoch: current,
+            last_zxid,
+        },
+    ))
+}
+
 /// A bound, recovered server, ready to run.
 pub struct Server {
     listener: TcpListener,
@@ -120,7 +166,21 @@ impl Server {
             },
             core_tx.clone(),
         );
-        let core = core::Core::new(cfg.clone(), tree, last_zxid, commit);
+        let ensemble = if cfg.is_ensemble() {
+            let listener = quorum::bind(&cfg).await.map_err(|source| {
+                let me = &cfg.servers[&cfg.my_id];
+                ServerError::BindQuorum {
+                    addr: format!("{}:{}", me.host, me.quorum_port),
+                    source,
+                }
+            })?;
+            let zab = zab_for(&cfg, last_zxid)?;
+            quorum::spawn(listener, cfg.clone(), core_tx.clone());
+            Some(ensemble::Ensemble::new(zab))
+        } else {
+            None
+        };
+        let core = core::Core::new(cfg.clone(), tree, last_zxid, commit, ensemble);
         let open_connections = core.open_connections.clone();
         let core = tokio::spawn(core.run(core_rx));
         Ok(Server {
@@ -158,7 +218,7 @@ impl Server {
                 source
             })?
         );
-        let ticker = tokio::spawn(tick(core_tx.clone(), cfg.tick_time_ms));
+        let ticker = tokio::spawn(tick(core_tx.clone(), cfg.tick_time_ms, cfg.is_ensemble()));
         let per_ip: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
         let mut next_conn: u64 = 1;
         tokio::pin!(shutdown);
@@ -214,8 +274,11 @@ fn release(per_ip: &Mutex<HashMap<IpAddr, usize>>, ip: IpAddr) {
     }
 }
 
-async fn tick(core: mpsc::Sender<core::CoreMsg>, tick_time_ms: u32) {
-    let period = Duration::from_millis((tick_time_ms / 2).clamp(10, 1000) as u64);
+async fn tick(core: mpsc::Sender<core::CoreMsg>, tick_time_ms: u32, ensemble: bool) {
+    // ZAB's timers (election's finalize wait, pings every half tick) need
+    // a finer clock than session expiry.
+    let max = if ensemble { 50 } else { 1000 };
+    let period = Duration::from_millis((tick_time_ms / 2).clamp(10, max) as u64);
     let mut interval = tokio::time::interval(period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -59,6 +59,16 @@ impl SessionTracker {
         }
     }
 
+    /// Gives every session a full timeout from now and clears closing
+    /// marks (a new ZAB leader: it did not see the old one's touches, and
+    /// closes it had begun may never have committed).
+    pub fn renew_all(&mut self, now_ms: u64) {
+        for t in self.sessions.values_mut() {
+            t.deadline_ms = now_ms + t.timeout_ms.max(0) as u64;
+            t.closing = false;
+        }
+    }
+
     /// Forgets a session.
     pub fn remove(&mut self, id: i64) {
         self.sessions.remove(&id);

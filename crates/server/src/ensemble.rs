@@ -1,0 +1,609 @@
+//! The core's side of an ensemble: it drives the [`zab::Zab`] state
+//! machine (peer links in, commands out) and carries out its commands
+//! against the tree, the log and the links.
+//!
+//! Who does what:
+//! - the **leader** prepares every write (its own clients' and those its
+//!   followers forward), gives it the next zxid and proposes it; it
+//!   applies a txn once ZAB commits it (a quorum, itself included, has it
+//!   fsynced), then answers its own clients;
+//! - a **follower** serves reads from its own tree, forwards writes,
+//!   session creation and `sync` to the leader ([`AppMsg`]), logs and
+//!   acks the leader's proposals, applies them on commit, and answers a
+//!   forwarded write when it applies the txn carrying that session and
+//!   cxid;
+//! - sessions are the leader's to expire: followers report which of their
+//!   sessions were heard from on every tick ([`AppMsg::Touch`]); a new
+//!   leader gives every session a fresh timeout;
+//! - a server that is not serving (electing, syncing) closes its client
+//!   connections and refuses new ones, so clients move to one that is.
+
+use proto::jute::{Reader, Writer};
+use proto::request::Request;
+use proto::txn::TxnEntry;
+use proto::Id;
+use tokio::sync::mpsc;
+use tree::{DataTree, FastMap as HashMap, FastSet as HashSet};
+use zab::{Command, EpochKind, Message, Role, Zab};
+
+use crate::commit::CommitMsg;
+use crate::core::{Core, Pending};
+
+/// A server's own messages between peers (carried as [`Message::App`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppMsg {
+    /// Follower to leader: a client's write, to prepare and propose.
+    Request {
+        /// The client's session.
+        session: i64,
+        /// The request's xid (the txn carries it back as its cxid).
+        cxid: i32,
+        /// The connection's identities, for ACL checks.
+        auth: Vec<Id>,
+        /// Whether the connection authenticated as super.
+        is_super: bool,
+        /// The opcode.
+        op: i32,
+        /// The request body.
+        body: Vec<u8>,
+    },
+    /// Follower to leader: a new session.
+    CreateSession {
+        /// The id the follower chose (its server id in the top byte).
+        session: i64,
+        /// The negotiated timeout.
+        timeout_ms: i32,
+    },
+    /// Follower to leader: sessions heard from since the last touch.
+    Touch {
+        /// The sessions.
+        sessions: Vec<i64>,
+    },
+    /// Follower to leader: a client's `sync`.
+    Sync {
+        /// The follower's id for it.
+        id: u64,
+    },
+    /// Leader to follower: answer the sync once `zxid` is applied.
+    SyncDone {
+        /// The follower's id for it.
+        id: u64,
+        /// The last zxid the leader had proposed.
+        zxid: i64,
+    },
+}
+
+impl AppMsg {
+    /// The encoding (jute primitives).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Vec::with_capacity(64);
+        match self {
+            AppMsg::Request {
+                session,
+                cxid,
+                auth,
+                is_super,
+                op,
+                body,
+            } => {
+                w.push(1);
+                w.write_i64(*session);
+                w.write_i32(*cxid);
+                w.write_vec(auth);
+                w.write_bool(*is_super);
+                w.write_i32(*op);
+                w.write_buffer(body);
+            }
+            AppMsg::CreateSession {
+                session,
+                timeout_ms,
+            } => {
+                w.push(2);
+                w.write_i64(*session);
+                w.write_i32(*timeout_ms);
+            }
+            AppMsg::Touch { sessions } => {
+                w.push(3);
+                w.write_i32(sessions.len() as i32);
+                for s in sessions {
+                    w.write_i64(*s);
+                }
+            }
+            AppMsg::Sync { id } => {
+                w.push(4);
+                w.write_i64(*id as i64);
+            }
+            AppMsg::SyncDone { id, zxid } => {
+                w.push(5);
+                w.write_i64(*id as i64);
+                w.write_i64(*zxid);
+            }
+        }
+        w
+    }
+
+    /// Decodes one message.
+    pub fn decode(b: &[u8]) -> Result<AppMsg, proto::DecodeError> {
+        let bad = |value: i32| proto::DecodeError::BadValue {
+            what: "peer message",
+            value,
+        };
+        let (&tag, rest) = b.split_first().ok_or(bad(-1))?;
+        let mut r = Reader::new(rest);
+        let m = match tag {
+            1 => AppMsg::Request {
+                session: r.read_i64()?,
+                cxid: r.read_i32()?,
+                auth: r.read_vec()?,
+                is_super: r.read_bool()?,
+                op: r.read_i32()?,
+                body: r.read_buffer()?,
+            },
+            2 => AppMsg::CreateSession {
+                session: r.read_i64()?,
+                timeout_ms: r.read_i32()?,
+            },
+            3 => {
+                let n = r.read_i32()?.max(0) as usize;
+                let mut sessions = Vec::with_capacity(n.min(1 << 16));
+                for _ in 0..n {
+                    sessions.push(r.read_i64()?);
+                }
+                AppMsg::Touch { sessions }
+            }
+            4 => AppMsg::Sync {
+                id: r.read_i64()? as u64,
+            },
+            5 => AppMsg::SyncDone {
+                id: r.read_i64()? as u64,
+                zxid: r.read_i64()?,
+            },
+            t => return Err(bad(t as i32)),
+        };
+        if r.remaining() != 0 {
+            return Err(bad(r.remaining() as i32));
+        }
+        Ok(m)
+    }
+}
+
+/// The core's ensemble state.
+pub struct Ensemble {
+    /// The protocol.
+    pub zab: Zab,
+    /// The newest link to each peer: its generation and outbound queue.
+    links: HashMap<u64, (u64, mpsc::UnboundedSender<Vec<u8>>)>,
+    /// The role ZAB last reported.
+    pub role: Role,
+    /// Sessions heard from since the last touch sent to the leader.
+    touched: HashSet<i64>,
+    /// Follower: syncs forwarded to the leader, by id: the session.
+    syncs: HashMap<u64, i64>,
+    next_sync: u64,
+}
+
+impl Ensemble {
+    /// An ensemble member about to start its first election.
+    pub fn new(zab: Zab) -> Ensemble {
+        Ensemble {
+            zab,
+            links: HashMap::default(),
+            role: Role::Looking,
+            touched: HashSet::default(),
+            syncs: HashMap::default(),
+            next_sync: 1,
+        }
+    }
+
+    fn send(&self, to: u64, msg: &Message) {
+        if let Some((_, tx)) = self.links.get(&to) {
+            let _ = tx.send(crate::quorum::frame(msg));
+        }
+    }
+
+    /// The leader this follower forwards to, once serving.
+    pub fn serving_leader(&self) -> Option<u64> {
+        match self.role {
+            Role::Following {
+                leader,
+                serving: true,
+            } => Some(leader),
+            _ => None,
+        }
+    }
+}
+
+/// Peer-link events for the core.
+#[derive(Debug)]
+pub enum PeerEvent {
+    /// A link to `sid` is up; `tx` takes framed messages.
+    Up {
+        /// The peer.
+        sid: u64,
+        /// The link's generation.
+        gen: u64,
+        /// Its outbound queue.
+        tx: mpsc::UnboundedSender<Vec<u8>>,
+    },
+    /// A link ended.
+    Down {
+        /// The peer.
+        sid: u64,
+        /// The link's generation.
+        gen: u64,
+    },
+    /// A message arrived on a link.
+    Message {
+        /// The peer.
+        sid: u64,
+        /// The link's generation.
+        gen: u64,
+        /// The message.
+        msg: Message,
+    },
+}
+
+impl Core {
+    /// Hands a peer-link event to ZAB.
+    pub(crate) fn on_peer(&mut self, ev: PeerEvent) {
+        let now = self.now_ms();
+        let Some(e) = self.ensemble.as_mut() else {
+            return;
+        };
+        match ev {
+            PeerEvent::Up { sid, gen, tx } => {
+                if e.links.insert(sid, (gen, tx)).is_some() {
+                    // What was in flight on the old link is lost.
+                    e.zab.on_peer_down(now, sid);
+                }
+                e.zab.on_peer_up(now, sid);
+            }
+            PeerEvent::Down { sid, gen } => {
+                if e.links.get(&sid).is_some_and(|(g, _)| *g == gen) {
+                    e.links.remove(&sid);
+                    e.zab.on_peer_down(now, sid);
+                }
+            }
+            PeerEvent::Message { sid, gen, msg } => {
+                if e.links.get(&sid).is_some_and(|(g, _)| *g == gen) {
+                    e.zab.on_message(now, sid, msg);
+                }
+            }
+        }
+    }
+
+    /// Carries out ZAB's commands until it has none.
+    pub(crate) fn run_zab(&mut self) -> Result<(), String> {
+        loop {
+            let cmds = match self.ensemble.as_mut() {
+                Some(e) => e.zab.take_commands(),
+                None => return Ok(()),
+            };
+            if cmds.is_empty() {
+                return Ok(());
+            }
+            for c in cmds {
+                self.exec(c)?;
+            }
+        }
+    }
+
+    fn exec(&mut self, c: Command) -> Result<(), String> {
+        match c {
+            Command::Send { to, msg } => {
+                if let Some(e) = &self.ensemble {
+                    e.send(to, &msg);
+                }
+            }
+            Command::Log { zxid, txn } => {
+                // The leader queued its own txn when it proposed it.
+                if self.in_flight.back().is_none_or(|e| e.header.zxid < zxid) {
+                    let entry = TxnEntry::decode(&txn).map_err(|e| {
+                        format!("the leader proposed an undecodable txn {zxid:#x}: {e}")
+                    })?;
+                    self.in_flight.push_back(entry);
+                }
+                let _ = self.commit.send(CommitMsg::Append(zxid, txn));
+            }
+            Command::Commit { zxid } => self.on_committed(zxid),
+            Command::SendSnapshot { to, zxid } => {
+                if self.tree.last_zxid() != zxid {
+                    tracing::error!(
+                        "cannot send server {to} a snapshot of {zxid:#x}: the tree is at {:#x}",
+                        self.tree.last_zxid()
+                    );
+                }
+                let mut state = Vec::new();
+                self.tree
+                    .serialize(&mut state)
+                    .map_err(|e| format!("serializing the tree for server {to}: {e}"))?;
+                tracing::info!(
+                    "sending server {to} a snapshot of {zxid:#x} ({} bytes)",
+                    state.len()
+                );
+                if let Some(e) = &self.ensemble {
+                    e.send(to, &Message::Snapshot { zxid, state });
+                }
+            }
+            Command::InstallSnapshot { zxid, state } => self.install_snapshot(zxid, state)?,
+            Command::PersistEpoch { which, epoch } => {
+                let which = match which {
+                    EpochKind::Accepted => storage::EpochFile::Accepted,
+                    EpochKind::Current => storage::EpochFile::Current,
+                };
+                storage::write_epoch(&self.cfg.snap_dir(), which, epoch)
+                    .map_err(|e| format!("writing {}: {e}", which.file_name()))?;
+            }
+            Command::Role(r) => self.on_role(r),
+            Command::App { from, bytes } => match AppMsg::decode(&bytes) {
+                Ok(m) => self.on_app(from, m),
+                Err(e) => tracing::warn!("server {from} sent a bad message: {e}"),
+            },
+        }
+        Ok(())
+    }
+
+    fn install_snapshot(&mut self, zxid: i64, state: Vec<u8>) -> Result<(), String> {
+        self.abandon_snapshot();
+        let tree = DataTree::deserialize(&mut state.as_slice())
+            .map_err(|e| format!("the leader's snapshot of {zxid:#x} does not decode: {e}"))?;
+        tracing::info!(
+            "installing the leader's snapshot of {zxid:#x}: {} znodes",
+            tree.znode_count()
+        );
+        self.tree = tree;
+        self.in_flight.clear();
+        self.prepper.clear();
+        self.reset_sessions_from_tree();
+        let _ = self.commit.send(CommitMsg::InstallSnapshot { zxid, state });
+        Ok(())
+    }
+
+    fn on_role(&mut self, role: Role) {
+        let was = self.serving();
+        let Some(e) = self.ensemble.as_mut() else {
+            return;
+        };
+        e.role = role;
+        tracing::info!("server {}: {}", e.zab.my_id(), describe(role));
+        if let Role::Leading {
+            epoch,
+            serving: true,
+        } = role
+        {
+            self.next_zxid = zab::make_zxid(epoch, 1);
+            self.prepper.clear();
+            let now = self.now_ms();
+            self.tracker.renew_all(now);
+        }
+        if was && !self.serving() {
+            self.drop_clients();
+        }
+    }
+
+    /// Whether clients are served: standalone, or synced in an ensemble.
+    pub(crate) fn serving(&self) -> bool {
+        match &self.ensemble {
+            None => true,
+            Some(e) => matches!(
+                e.role,
+                Role::Following { serving: true, .. } | Role::Leading { serving: true, .. }
+            ),
+        }
+    }
+
+    /// Whether this server prepares txns: standalone, or the serving leader.
+    pub(crate) fn proposes(&self) -> bool {
+        match &self.ensemble {
+            None => true,
+            Some(e) => matches!(e.role, Role::Leading { serving: true, .. }),
+        }
+    }
+
+    /// Hands a prepared txn to ZAB (leader).
+    pub(crate) fn propose(&mut self, zxid: i64, bytes: Vec<u8>) {
+        if let Some(e) = self.ensemble.as_mut() {
+            if !e.zab.propose(zxid, bytes) {
+                tracing::error!("proposal {zxid:#x} refused: this server no longer leads");
+            }
+        }
+    }
+
+    /// Follower: sends the leader a message, if there is a serving one.
+    pub(crate) fn send_leader(&self, msg: AppMsg) -> bool {
+        let Some(e) = self.ensemble.as_ref() else {
+            return false;
+        };
+        let Some(leader) = e.serving_leader() else {
+            return false;
+        };
+        e.send(leader, &Message::App(msg.encode()));
+        true
+    }
+
+    /// Whether this server forwards writes (a serving follower).
+    pub(crate) fn forwards(&self) -> bool {
+        self.ensemble
+            .as_ref()
+            .is_some_and(|e| e.serving_leader().is_some())
+    }
+
+    /// Follower: a local session was heard from.
+    pub(crate) fn touched(&mut self, sid: i64) {
+        if let Some(e) = self.ensemble.as_mut() {
+            if e.serving_leader().is_some() {
+                e.touched.insert(sid);
+            }
+        }
+    }
+
+    /// Follower: forwards a client's `sync`; its answer sets the zxid to wait for.
+    pub(crate) fn forward_sync(&mut self) -> Option<u64> {
+        let e = self.ensemble.as_mut()?;
+        let id = e.next_sync;
+        e.next_sync += 1;
+        self.send_leader(AppMsg::Sync { id }).then_some(id)
+    }
+
+    pub(crate) fn remember_sync(&mut self, id: u64, sid: i64) {
+        if let Some(e) = self.ensemble.as_mut() {
+            e.syncs.insert(id, sid);
+        }
+    }
+
+    /// Time passed: ZAB's timers, and a follower's session touches.
+    pub(crate) fn ensemble_tick(&mut self) {
+        let now = self.now_ms();
+        let Some(e) = self.ensemble.as_mut() else {
+            return;
+        };
+        e.zab.on_tick(now);
+        if e.serving_leader().is_some() && !e.touched.is_empty() {
+            let sessions: Vec<i64> = e.touched.drain().collect();
+            self.send_leader(AppMsg::Touch { sessions });
+        }
+    }
+
+    fn on_app(&mut self, from: u64, m: AppMsg) {
+        let now = self.now_ms();
+        match m {
+            AppMsg::Request {
+                session,
+                cxid,
+                auth,
+                is_super,
+                op,
+                body,
+            } => {
+                if !self.proposes() {
+                    return;
+                }
+                let req = match Request::decode(op, &mut Reader::new(&body)) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!("server {from} forwarded a bad request: {e}");
+                        return;
+                    }
+                };
+                self.tracker.touch(session, now);
+                let entry = if matches!(req, Request::CloseSession) {
+                    self.tracker.set_closing(session);
+                    self.prepare_as(session, cxid, &auth, is_super, |p, tree, ctx| {
+                        p.prepare_close_session(tree, session, ctx)
+                    })
+                } else {
+                    self.prepare_as(session, cxid, &auth, is_super, |p, tree, ctx| {
+                        p.prepare(tree, &req, ctx)
+                    })
+                };
+                self.log(entry);
+            }
+            AppMsg::CreateSession {
+                session,
+                timeout_ms,
+            } => {
+                if !self.proposes() {
+                    return;
+                }
+                let zxid = self.next_zxid;
+                let entry = self.prepper.prepare_create_session(
+                    session,
+                    timeout_ms,
+                    zxid,
+                    crate::core::wall_ms(),
+                );
+                self.log(entry);
+            }
+            AppMsg::Touch { sessions } => {
+                for s in sessions {
+                    self.tracker.touch(s, now);
+                }
+            }
+            AppMsg::Sync { id } => {
+                let zxid = self.next_zxid - 1;
+                if let Some(e) = &self.ensemble {
+                    e.send(from, &Message::App(AppMsg::SyncDone { id, zxid }.encode()));
+                }
+            }
+            AppMsg::SyncDone { id, zxid } => {
+                let Some(sid) = self.ensemble.as_mut().and_then(|e| e.syncs.remove(&id)) else {
+                    return;
+                };
+                if let Some(s) = self.sessions.get_mut(&sid) {
+                    let waiting = s.queue.iter_mut().find_map(|p| match p {
+                        Pending::Sync { zxid: z @ None, .. } => Some(z),
+                        _ => None,
+                    });
+                    if let Some(z) = waiting {
+                        *z = Some(zxid);
+                    }
+                }
+                self.syncing.insert(sid);
+                self.drain(sid);
+            }
+        }
+    }
+}
+
+fn describe(role: Role) -> String {
+    match role {
+        Role::Looking => "looking for a leader".into(),
+        Role::Following {
+            leader,
+            serving: false,
+        } => format!("following server {leader}, syncing"),
+        Role::Following {
+            leader,
+            serving: true,
+        } => format!("following server {leader}, serving"),
+        Role::Leading {
+            epoch,
+            serving: false,
+        } => format!("leading epoch {epoch}, waiting for a quorum"),
+        Role::Leading {
+            epoch,
+            serving: true,
+        } => format!("leading epoch {epoch}, serving"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_messages_round_trip() {
+        let all = [
+            AppMsg::Request {
+                session: 0x0100_0000_0000_0007,
+                cxid: 42,
+                auth: vec![Id {
+                    scheme: "digest".into(),
+                    id: "u:x".into(),
+                }],
+                is_super: true,
+                op: 5,
+                body: vec![1, 2, 3],
+            },
+            AppMsg::CreateSession {
+                session: 9,
+                timeout_ms: 4000,
+            },
+            AppMsg::Touch {
+                sessions: vec![1, 2, 3],
+            },
+            AppMsg::Sync { id: 7 },
+            AppMsg::SyncDone {
+                id: 7,
+                zxid: 0x1_0000_0003,
+            },
+        ];
+        for m in all {
+            let b = m.encode();
+            assert_eq!(AppMsg::decode(&b).unwrap(), m);
+            for n in 0..b.len() {
+                assert!(AppMsg::decode(&b[..n]).is_err());
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The peer links of an ensemble: one TCP connection per pair of servers,
+//! on the quorum port of `server.N`, carrying every ZAB message (election
+//! included, so the election port is not bound). The server with the
+//! lower id dials; the higher accepts. A link is framed as a u32 length
+//! then a [`zab::Message`]; it opens with a hello (magic, version, the
+//! dialer's id).
+//!
+//! Each link has a generation number: the core keeps the newest link per
+//! peer and ignores what an older one reports, so a peer that reconnects
+//! (or restarts) replaces its link cleanly. Links end on any I/O error or
+//! malformed frame; the dialer tries again every [`REDIAL`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::core::CoreMsg;
+use crate::ensemble::PeerEvent;
+
+/// Opens every peer link.
+const HELLO_MAGIC: &[u8; 4] = b"PDKQ";
+/// Version of the link protocol.
+const LINK_VERSION: u32 = 1;
+/// Largest frame a peer may send (a snapshot travels as one).
+pub const MAX_PEER_FRAME: usize = 1 << 30;
+/// Delay before dialing a peer again.
+const REDIAL: Duration = Duration::from_millis(200);
+/// How long a dial or a hello may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+static NEXT_GEN: AtomicU64 = AtomicU64::new(1);
+
+/// Encodes `msg` as one frame.
+pub fn frame(msg: &zab::Message) -> Vec<u8> {
+    let mut out = vec![0u8; 4];
+    msg.encode(&mut out);
+    let len = (out.len() - 4) as u32;
+    out[..4].copy_from_slice(&len.to_be_bytes());
+    out
+}
+
+/// Binds this server's quorum port.
+pub async fn bind(cfg: &Config) -> std::io::Result<TcpListener> {
+    let me = &cfg.servers[&cfg.my_id];
+    TcpListener::bind((me.host.as_str(), me.quorum_port)).await
+}
+
+/// Starts accepting links from lower ids and dialing higher ones.
+pub fn spawn(listener: TcpListener, cfg: Arc<Config>, core: mpsc::Sender<CoreMsg>) {
+    let my_id = cfg.my_id;
+    for (&sid, peer) in cfg.servers.range(my_id + 1..) {
+        let addr = format!("{}:{}", peer.host, peer.quorum_port);
+        tokio::spawn(dial_forever(my_id, sid, addr, core.clone()));
+    }
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, from)) = listener.accept().await else {
+                continue;
+            };
+            let (cfg, core) = (cfg.clone(), core.clone());
+            tokio::spawn(async move {
+                match accept_hello(stream, &cfg).await {
+                    Ok((stream, sid)) => run_link(stream, sid, core).await,
+                    Err(e) => tracing::warn!("peer link from {from} refused: {e}"),
+                }
+            });
+        }
+    });
+}
+
+async fn dial_forever(my_id: u64, sid: u64, addr: String, core: mpsc::Sender<CoreMsg>) {
+    loop {
+        if core.is_closed() {
+            return;
+        }
+        let dialed = tokio::time::timeout(HANDSHAKE_TIMEOUT, TcpStream::connect(&addr)).await;
+        if let Ok(Ok(mut stream)) = dialed {
+            let mut hello = Vec::with_capacity(16);
+            hello.extend_from_slice(HELLO_MAGIC);
+            hello.extend_from_slice(&LINK_VERSION.to_be_bytes());
+            hello.extend_from_slice(&my_id.to_be_bytes());
+            if stream.write_all(&hello).await.is_ok() {
+                run_link(stream, sid, core.clone()).await;
+            }
+        }
+        tokio::time::sleep(REDIAL).await;
+    }
+}
+
+async fn accept_hello(mut stream: TcpStream, cfg: &Config) -> Result<(TcpStream, u64), String> {
+    let mut hello = [0u8; 16];
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read_exact(&mut hello))
+        .await
+        .map_err(|_| "no hello".to_string())?
+        .map_err(|e| format!("reading the hello: {e}"))?;
+    if &hello[..4] != HELLO_MAGIC {
+        return Err("not a paddock peer".into());
+    }
+    let version = u32::from_be_bytes(hello[4..8].try_into().expect("4 bytes"));
+    if version != LINK_VERSION {
+        return Err(format!(
+            "link version {version}, this server speaks {LINK_VERSION}"
+        ));
+    }
+    let sid = u64::from_be_bytes(hello[8..].try_into().expect("8 bytes"));
+    if sid >= cfg.my_id || !cfg.servers.contains_key(&sid) {
+        return Err(format!("server {sid} may not dial server {}", cfg.my_id));
+    }
+    Ok((stream, sid))
+}
+
+async fn run_link(stream: TcpStream, sid: u64, core: mpsc::Sender<CoreMsg>) {
+    let _ = stream.set_nodelay(true);
+    let gen = NEXT_GEN.fetch_add(1, Ordering::Relaxed);
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    if core
+        .send(CoreMsg::Peer(PeerEvent::Up { sid, gen, tx }))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let (read, mut write) = stream.into_split();
+    let reader = async {
+        let mut r = BufReader::with_capacity(256 << 10, read);
+        loop {
+            let len = match r.read_u32().await {
+                Ok(n) => n as usize,
+                Err(_) => return,
+            };
+            if len > MAX_PEER_FRAME {
+                tracing::warn!("server {sid} sent a {len}-byte frame; closing its link");
+                return;
+            }
+            let mut body = vec![0u8; len];
+            if r.read_exact(&mut body).await.is_err() {
+                return;
+            }
+            match zab::Message::decode(&body) {
+                Ok(msg) => {
+                    if core
+                        .send(CoreMsg::Peer(PeerEvent::Message { sid, gen, msg }))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("server {sid}: {e}; closing its link");
+                    return;
+                }
+            }
+        }
+    };
+    let writer = async {
+        let mut buf: Vec<u8> = Vec::with_capacity(64 << 10);
+        while let Some(first) = rx.recv().await {
+            buf.clear();
+            buf.extend_from_slice(&first);
+            while buf.len() < (1 << 20) {
+                match rx.try_recv() {
+                    Ok(more) => buf.extend_from_slice(&more),
+                    Err(_) => break,
+                }
+            }
+            if write.write_all(&buf).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = reader => {}
+        _ = writer => {}
+    }
+    let _ = core.send(CoreMsg::Peer(PeerEvent::Down { sid, gen })).await;
+}
