@@ -8,6 +8,10 @@ free port picked at start:
   started directly with ``java ... ZooKeeperServerMain <dir>/zoo.cfg`` (no
   system-wide configuration, log dir or data dir is touched).
 
+``Ensemble(kind)`` runs a replicated 3-server ensemble of either kind (zoo.cfg
+with ``server.N`` lines and ``<dataDir>/myid``; ZooKeeper members run
+``QuorumPeerMain``): start/stop/kill by server id, roles from ``srvr``.
+
 Every server is stopped by the PID this module started (SIGTERM, then SIGKILL
 after a deadline).  Nothing here ever signals a process it did not start.
 
@@ -315,6 +319,7 @@ class PaddockServer(ManagedServer):
 
 class ZooKeeperServer(ManagedServer):
     kind = "zookeeper"
+    main_class = "org.apache.zookeeper.server.ZooKeeperServerMain"
 
     def __init__(self, *a, container_check_ms: int = 500, **kw):
         self.container_check_ms = container_check_ms
@@ -348,7 +353,7 @@ class ZooKeeperServer(ManagedServer):
             f"-Dzookeeper.log.dir={self.workdir}",
             "-Dorg.slf4j.simpleLogger.showDateTime=true",
             "-cp", ":".join(cp),
-            "org.apache.zookeeper.server.ZooKeeperServerMain",
+            self.main_class,
             str(self.cfg_path),
         ]
 
@@ -358,3 +363,325 @@ KINDS = {"paddock": PaddockServer, "zookeeper": ZooKeeperServer}
 
 def make_server(kind: str, **kw) -> ManagedServer:
     return KINDS[kind](**kw)
+
+
+# ---------------------------------------------------------------------------
+# Replicated ensembles (ZAB / ZooKeeper quorum)
+# ---------------------------------------------------------------------------
+#
+# Every member of an ensemble reads a zoo.cfg of ZooKeeper's replicated form
+# (tickTime, initLimit, syncLimit, dataDir, clientPort, server.N lines) and
+# <dataDir>/myid holding its server id.  ZooKeeper members run QuorumPeerMain;
+# paddock members run `$PADDOCK_BIN server --config <zoo.cfg>` as standalone
+# servers do.  A member's role is read with `srvr`: "Mode: leader" or
+# "Mode: follower"; any other answer (no Mode line, "not currently serving",
+# a refused connection) counts as not serving.
+
+ENSEMBLE_DEADLINE = float(os.environ.get("PADDOCK_TEST_ENSEMBLE_DEADLINE", "30"))
+SERVING_ROLES = ("leader", "follower")
+
+
+class EnsembleError(ServerStartError):
+    pass
+
+
+def parse_srvr(text: str) -> dict:
+    """`srvr` reply as {key: value} ("Mode", "Zxid", "Node count", ...)."""
+    out = {}
+    for line in text.splitlines():
+        k, sep, v = line.partition(":")
+        if sep:
+            out.setdefault(k.strip(), v.strip())
+    return out
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def stable_free_port(taken=()) -> int:
+    """A free port on 127.0.0.1 *below* the kernel's ephemeral range, so an
+    outgoing connection cannot take it while its server is down between a
+    stop and a restart (ensemble members keep their ports across restarts)."""
+    import random
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    if low > 12000:
+        for _ in range(200):
+            p = random.randrange(10000, low)
+            if p not in taken and _port_is_free(p):
+                return p
+    while True:  # fall back to an ephemeral port
+        p = free_port()
+        if p not in taken:
+            return p
+
+
+class _EnsembleMember:
+    """Mixin for one member of an ensemble: server id, peers, myid file,
+    quorum config.  `start()` only launches the process (a lone member cannot
+    serve); the Ensemble waits for roles."""
+
+    def __init__(self, *a, sid: int, peers: dict, tick_ms: int = 500,
+                 init_limit: int = 10, sync_limit: int = 5, **kw):
+        self.sid = sid
+        self.peers = dict(peers)  # sid -> (quorum port, election port)
+        self.tick_ms = tick_ms
+        self.init_limit = init_limit
+        self.sync_limit = sync_limit
+        super().__init__(*a, **kw)
+
+    def cfg_entries(self) -> dict:
+        cfg = {"tickTime": str(self.tick_ms),
+               "initLimit": str(self.init_limit),
+               "syncLimit": str(self.sync_limit)}
+        base = super().cfg_entries()
+        base.pop("tickTime", None)
+        cfg.update(base)
+        for sid in sorted(self.peers):
+            qp, ep = self.peers[sid]
+            cfg[f"server.{sid}"] = f"127.0.0.1:{qp}:{ep}"
+        cfg.update(self.extra_cfg)  # the caller has the last word (None: leave out)
+        return {k: v for k, v in cfg.items() if v is not None}
+
+    def write_cfg(self) -> None:
+        super().write_cfg()
+        (self.data_dir / "myid").write_text(f"{self.sid}\n")
+
+    def wait_ready(self, deadline: float = START_DEADLINE) -> None:
+        # Readiness of an ensemble member depends on its peers: see
+        # Ensemble.wait_roles().  Only a process that died at once fails here.
+        if self.proc.poll() is not None:
+            raise ServerStartError(
+                f"{self.kind} server.{self.sid} exited with {self.proc.returncode} "
+                "during start-up\n" + self.log_tail())
+
+    def srvr(self, timeout: float = 1.0) -> dict:
+        """`srvr` as a dict; {} when the server cannot be reached."""
+        try:
+            return parse_srvr(self.four_letter("srvr", timeout))
+        except OSError:
+            return {}
+
+    def role(self, timeout: float = 1.0) -> str | None:
+        """"leader", "follower" (or another Mode, e.g. "standalone"), or None
+        when the server is down or not serving."""
+        if not self.running:
+            return None
+        mode = self.srvr(timeout).get("Mode")
+        return mode or None
+
+    def zxid(self, timeout: float = 1.0) -> int | None:
+        z = self.srvr(timeout).get("Zxid")
+        try:
+            return int(z, 16) if z else None
+        except ValueError:
+            return None
+
+    def __repr__(self):
+        return f"<{self.kind} server.{self.sid} {self.connect} pid={self.pid}>"
+
+
+class PaddockEnsembleMember(_EnsembleMember, PaddockServer):
+    pass
+
+
+class ZooKeeperEnsembleMember(_EnsembleMember, ZooKeeperServer):
+    main_class = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+
+    def cfg_entries(self) -> dict:
+        cfg = super().cfg_entries()
+        # 3.8: never fall back to standalone, no dynamic reconfig files.
+        cfg.setdefault("standaloneEnabled", "false")
+        cfg.setdefault("reconfigEnabled", "false")
+        return cfg
+
+
+ENSEMBLE_MEMBER_KINDS = {"paddock": PaddockEnsembleMember,
+                         "zookeeper": ZooKeeperEnsembleMember}
+
+
+class Ensemble:
+    """A replicated ensemble of `size` servers of one kind on 127.0.0.1.
+
+    Members are addressed by server id (myid, 1..size) or by member object.
+    All processes are the ones this object started; they are signalled by
+    their own PID only.
+
+        ens = Ensemble("zookeeper"); ens.start()     # all, waits for roles
+        ens.leader(), ens.followers()                # members
+        ens.kill(ens.leader())                       # SIGKILL
+        ens.stop(2); ens.start(2)                    # SIGTERM / start again
+        ens.hosts()  ens.hosts(1)  ens.connect       # connect strings
+        ens.destroy()
+    """
+
+    def __init__(self, kind: str, size: int = 3, tick_ms: int = 500,
+                 init_limit: int = 10, sync_limit: int = 5,
+                 extra_cfg: dict | None = None, workdir: str | None = None,
+                 **member_kw):
+        if kind not in ENSEMBLE_MEMBER_KINDS:
+            raise ValueError(f"unknown kind {kind!r}")
+        self.kind = kind
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"{kind}-ensemble-"))
+        taken: set = set()
+
+        def port():
+            p = stable_free_port(taken)
+            taken.add(p)
+            return p
+
+        client_ports = {sid: port() for sid in range(1, size + 1)}
+        peers = {sid: (port(), port()) for sid in range(1, size + 1)}
+        cls = ENSEMBLE_MEMBER_KINDS[kind]
+        self.members = [
+            cls(workdir=str(self.workdir / f"s{sid}"), port=client_ports[sid],
+                sid=sid, peers=peers, tick_ms=tick_ms, init_limit=init_limit,
+                sync_limit=sync_limit, extra_cfg=extra_cfg, **member_kw)
+            for sid in range(1, size + 1)
+        ]
+
+    # -- addressing ------------------------------------------------------
+    def member(self, m) -> _EnsembleMember:
+        if isinstance(m, _EnsembleMember):
+            return m
+        return self.members[int(m) - 1]
+
+    def _sel(self, ms) -> list:
+        return [self.member(m) for m in ms] if ms else list(self.members)
+
+    def hosts(self, *ms) -> str:
+        """Connect string of the given members (default: all), in that order."""
+        return ",".join(m.connect for m in self._sel(ms))
+
+    @property
+    def connect(self) -> str:
+        return self.hosts()
+
+    @property
+    def quorum(self) -> int:
+        return len(self.members) // 2 + 1
+
+    def started(self) -> list:
+        """Members this object started and has not stopped or killed
+        (including ones that died by themselves)."""
+        return [m for m in self.members if m.proc is not None]
+
+    def running(self) -> list:
+        return [m for m in self.members if m.running]
+
+    # -- roles -----------------------------------------------------------
+    def roles(self, *ms) -> dict:
+        """{sid: role or None} for the given members (default: all)."""
+        return {m.sid: m.role() for m in self._sel(ms)}
+
+    def role(self, m) -> str | None:
+        return self.member(m).role()
+
+    def zxid(self, m) -> int | None:
+        return self.member(m).zxid()
+
+    def leader(self) -> _EnsembleMember:
+        """The one running member saying "Mode: leader" (AssertionError if
+        there is not exactly one)."""
+        roles = self.roles(*self.running())
+        leaders = [sid for sid, r in roles.items() if r == "leader"]
+        assert len(leaders) == 1, f"not exactly one leader: {roles}"
+        return self.member(leaders[0])
+
+    def followers(self) -> list:
+        return [self.member(sid) for sid, r in self.roles(*self.running()).items()
+                if r == "follower"]
+
+    def wait_roles(self, deadline: float = ENSEMBLE_DEADLINE, members=None) -> _EnsembleMember:
+        """Wait until, among `members` (default: every started member),
+        exactly one says leader and every other follower.  Returns the
+        leader.  Fails at once if a started member's process has exited."""
+        ms = self._sel(members) if members else self.started()
+        if not ms:
+            raise EnsembleError("wait_roles: no member is started")
+        end = time.monotonic() + deadline
+        roles: dict = {}
+        while True:
+            for m in ms:
+                if m.proc is None or m.proc.poll() is not None:
+                    rc = m.proc.returncode if m.proc else "not started"
+                    raise EnsembleError(
+                        f"{self.kind} server.{m.sid} is not running (exit {rc}) "
+                        f"while waiting for roles\n" + m.log_tail(40))
+            roles = {m.sid: m.role() for m in ms}
+            leaders = [sid for sid, r in roles.items() if r == "leader"]
+            if len(leaders) == 1 and all(r in SERVING_ROLES for r in roles.values()):
+                return self.member(leaders[0])
+            if time.monotonic() >= end:
+                break
+            time.sleep(0.05)  # poll interval, not synchronisation
+        raise EnsembleError(
+            f"{self.kind} ensemble: no single leader with followers among "
+            f"{[m.sid for m in ms]} within {deadline}s; last roles {roles}\n"
+            + "\n".join(m.log_tail(25) for m in ms))
+
+    def wait_not_serving(self, m, deadline: float = 20.0) -> None:
+        """Wait until member `m` stops answering srvr with leader/follower."""
+        m = self.member(m)
+        end = time.monotonic() + deadline
+        while True:
+            r = m.role()
+            if r not in SERVING_ROLES:
+                return
+            if time.monotonic() >= end:
+                raise EnsembleError(
+                    f"server.{m.sid} still says Mode: {r} after {deadline}s\n" + m.log_tail(25))
+            time.sleep(0.05)  # poll interval
+
+    # -- processes -------------------------------------------------------
+    def start(self, *ms, wait: bool = True, deadline: float = ENSEMBLE_DEADLINE):
+        """Start the given members (default: every member not running), then
+        (wait=True) wait until every started member serves: one leader, the
+        rest followers.  Returns the leader (or None with wait=False)."""
+        for m in self._sel(ms):
+            if m.proc is not None and m.proc.poll() is not None:
+                m.stop()  # reap one that died by itself
+            if not m.running:
+                m.start()
+        return self.wait_roles(deadline) if wait else None
+
+    def stop(self, *ms, deadline: float = STOP_DEADLINE) -> None:
+        """SIGTERM the given members (default: all) at once, wait for them
+        (SIGKILL after `deadline`)."""
+        sel = self._sel(ms)
+        for m in sel:
+            if m.running:
+                try:
+                    os.kill(m.proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for m in sel:
+            m.stop(deadline)
+
+    def kill(self, *ms) -> None:
+        """SIGKILL the given members (crash), reaping them."""
+        for m in self._sel(ms):
+            m.kill()
+            m.stop()
+
+    def destroy(self) -> None:
+        self.stop()
+        if self._own_workdir and not os.environ.get("PADDOCK_TEST_KEEP_TMP"):
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def log_tail(self, n: int = 40) -> str:
+        return "\n".join(m.log_tail(n) for m in self.members)
+
+    def __repr__(self):
+        return f"<{self.kind} ensemble {self.connect} dir={self.workdir}>"
