@@ -25,8 +25,22 @@
 # Only processes this script started are signalled, by PID. Only 127.0.0.1.
 # The benchmark is not a test: it does not pass or fail, and CI never runs it.
 #
-# TODO(ensemble): `--ensemble 3` will start three servers of each kind with
-# a quorum config once paddock has ZAB; it is refused for now.
+# Ensemble mode (`--ensemble 3`): per repetition and server kind, three
+# servers on 127.0.0.1, each with a fresh data dir holding `myid` (1, 2, 3)
+# and its own zoo.cfg: the standalone settings plus initLimit=10,
+# syncLimit=5 and server.N=127.0.0.1:QUORUM:ELECTION lines (all ports free
+# ones). ZooKeeper runs QuorumPeerMain (same JVM flags), paddock the same
+# `paddock server --config zoo.cfg`. The ensemble serves when every server
+# answers `srvr` with Mode leader or follower, exactly one leader, and a
+# session on each (`paddock bench wait-ready` with the three addresses;
+# `--ready-deadline`, after which the log tails are printed and the script
+# fails); that time from exec of the first server is the "startup" event.
+# The load generator gets the three client ports (session i on port
+# i mod 3; the watch workload's writer and the setup session on the first)
+# and the three PIDs: server CPU is utime+stime summed over the three, RSS
+# and VmHWM are summed over the three (a sum of each one's peak). The leader
+# is recorded before and after the workloads (a change is reported). The
+# recovery measurements are skipped (standalone only).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -46,6 +60,10 @@ out=""
 build=1
 paddock_bin=""
 plots="$repo/bench/plots"
+plots_set=0
+ensemble=0
+only=""
+ready_deadline=""
 
 usage() {
     cat <<EOF
@@ -64,7 +82,11 @@ usage: bench/compare.sh [options]
   --plots DIR       where the PNG plots go, or "none" (default bench/plots)
   --no-build        use target/release/paddock as it is
   --paddock-bin P   use this paddock binary (server and load generator); implies --no-build
-  --ensemble N      not yet: TODO once paddock has an ensemble mode
+  --ensemble N      N-server ensembles (3) of each kind instead of standalone servers;
+                    no recovery runs; default plots dir bench/plots/ensembleN
+  --only KIND       run only zookeeper or only paddock (plots default to OUT/plots)
+  --ready-deadline SECS  how long a server (ensemble) may take to serve
+                    (default 300 standalone, 120 ensemble)
 EOF
 }
 
@@ -81,16 +103,32 @@ while [ $# -gt 0 ]; do
         --big) big=1; shift ;;
         --zk-heap) zk_heap="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
-        --plots) plots="$2"; shift 2 ;;
+        --plots) plots="$2"; plots_set=1; shift 2 ;;
         --no-build) build=0; shift ;;
         --paddock-bin) paddock_bin="$2"; build=0; shift 2 ;;
-        --ensemble)
-            echo "compare.sh: --ensemble is not supported yet (TODO: needs paddock's ZAB)" >&2
-            exit 2 ;;
+        --ensemble) ensemble="$2"; shift 2 ;;
+        --only) only="$2"; shift 2 ;;
+        --ready-deadline) ready_deadline="$2"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "compare.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
 done
+
+case "$ensemble" in
+    0) ;;
+    ''|*[!0-9]*|1|2) echo "compare.sh: --ensemble needs a number of servers, at least 3" >&2; exit 2 ;;
+esac
+case "$only" in
+    ""|zookeeper|paddock) ;;
+    *) echo "compare.sh: --only takes zookeeper or paddock" >&2; exit 2 ;;
+esac
+case "$ready_deadline" in
+    "") if [ "$ensemble" = 0 ]; then ready_deadline=300; else ready_deadline=120; fi ;;
+    *[!0-9]*) echo "compare.sh: --ready-deadline takes whole seconds" >&2; exit 2 ;;
+esac
+# kinds: the server kinds this run measures.
+kinds="zookeeper paddock"
+[ -n "$only" ] && kinds="$only"
 
 zk_jar=/usr/share/java/zookeeper.jar
 slf4j_simple=/usr/share/java/slf4j-simple.jar
@@ -102,6 +140,10 @@ if [ "$build" = 1 ]; then
 fi
 [ -z "$out" ] && out="$(mktemp -d /tmp/paddock-compare.XXXXXX)"
 mkdir -p "$out"
+if [ "$plots_set" = 0 ]; then
+    if [ -n "$only" ]; then plots="$out/plots"
+    elif [ "$ensemble" != 0 ]; then plots="$repo/bench/plots/ensemble$ensemble"; fi
+fi
 # A private copy: others may rebuild target/ while this runs.
 cp "${paddock_bin:-$repo/target/release/paddock}" "$out/paddock"
 bin="$out/paddock"
@@ -121,8 +163,14 @@ echo "compare.sh: results in $out" >&2
     echo "java: $(java -version 2>&1 | head -1)"
     echo "zookeeper: $(dpkg-query -W -f='${Version}' zookeeper 2>/dev/null || echo '?')"
     echo "paddock: ${PADDOCK_COMMIT:-$(cd "$repo" && git rev-parse --short HEAD)$(cd "$repo" && git diff --quiet HEAD -- crates || echo '+dirty')}"
+    if [ "$ensemble" != 0 ]; then
+        echo "mode: $ensemble-node ensemble per server kind, all on 127.0.0.1"
+    fi
 } > "$out/machine.txt"
 cat "$out/machine.txt" >&2
+if [ "$ensemble" != 0 ]; then
+    echo "{\"ensemble\":$ensemble,\"kinds\":\"$kinds\"}" > "$out/mode.json"
+fi
 
 # ---- servers --------------------------------------------------------------
 started_pids=()
@@ -139,6 +187,16 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# forget PID: drops a stopped (and reaped) PID from started_pids, so that
+# the exit trap never signals a PID the system may have reused.
+forget() {
+    local p keep=()
+    for p in "${started_pids[@]}"; do
+        [ "$p" = "$1" ] || keep+=("$p")
+    done
+    started_pids=("${keep[@]}")
+}
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -159,15 +217,17 @@ admin.enableServer=false
 EOF
 }
 
-# server_cmd KIND DIR: the command line of a server.
+# server_cmd KIND DIR: the command line of a server (ZooKeeper's quorum
+# main class in ensemble mode).
 server_cmd() {
     case "$1" in
         paddock) echo "$bin server --config $2/zoo.cfg" ;;
         zookeeper)
-            local cp="$zk_jar"
+            local cp="$zk_jar" main=org.apache.zookeeper.server.ZooKeeperServerMain
             [ -f "$slf4j_simple" ] && cp="$cp:$slf4j_simple"
+            [ "$ensemble" != 0 ] && main=org.apache.zookeeper.server.quorum.QuorumPeerMain
             echo "java -Xmx$zk_heap -Djava.awt.headless=true -Dzookeeper.admin.enableServer=false" \
-                 "-Dzookeeper.log.dir=$2 -cp $cp org.apache.zookeeper.server.ZooKeeperServerMain $2/zoo.cfg" ;;
+                 "-Dzookeeper.log.dir=$2 -cp $cp $main $2/zoo.cfg" ;;
     esac
 }
 
@@ -180,7 +240,7 @@ start() {
     pid=$!
     started_pids+=("$pid")
     if ! ready="$("$bin" bench wait-ready --connect "127.0.0.1:$port" --since-epoch "$t0" \
-                  --pid "$pid" --deadline-ms 300000)"; then
+                  --pid "$pid" --deadline-ms $((ready_deadline * 1000)))"; then
         echo "compare.sh: $kind did not start; see $dir/server.log" >&2
         tail -20 "$dir/server.log" >&2
         exit 1
@@ -199,6 +259,7 @@ stop() {
     done
     kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
+    forget "$p"
 }
 
 # mem KIND WHAT PID: logs VmRSS and VmHWM (KiB).
@@ -213,10 +274,226 @@ bench() {
     "$bin" bench --connect "127.0.0.1:$1" --server-pid "$2" --label "$3" --json "${@:4}"
 }
 
+# ---- ensembles ------------------------------------------------------------
+# ens_ports, ens_quorum, ens_election: the ensemble's ports (index 0 is
+# server 1); ens_pids: its PIDs; ens_dir: its dir (node1, node2, ...).
+ens_ports=()
+ens_quorum=()
+ens_election=()
+ens_pids=()
+
+# free_ports N: N distinct free ports on 127.0.0.1 (all bound at once).
+free_ports() {
+    python3 -c '
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
+}
+
+# write_ensemble_cfgs DIR: zoo.cfg and data/myid of every node under DIR.
+write_ensemble_cfgs() {
+    local i j n all=()
+    read -r -a all <<< "$(free_ports $((3 * ensemble)))"
+    ens_ports=("${all[@]:0:ensemble}")
+    ens_quorum=("${all[@]:ensemble:ensemble}")
+    ens_election=("${all[@]:$((2 * ensemble)):ensemble}")
+    for i in $(seq "$ensemble"); do
+        n="$1/node$i"
+        mkdir -p "$n/data"
+        echo "$i" > "$n/data/myid"
+        {
+            echo "tickTime=2000"
+            echo "initLimit=10"
+            echo "syncLimit=5"
+            echo "dataDir=$n/data"
+            echo "clientPort=${ens_ports[i - 1]}"
+            echo "clientPortAddress=127.0.0.1"
+            echo "maxClientCnxns=0"
+            echo "minSessionTimeout=4000"
+            echo "maxSessionTimeout=60000"
+            echo "admin.enableServer=false"
+            echo "4lw.commands.whitelist=*"
+            for j in $(seq "$ensemble"); do
+                echo "server.$j=127.0.0.1:${ens_quorum[j - 1]}:${ens_election[j - 1]}"
+            done
+        } > "$n/zoo.cfg"
+    done
+}
+
+# child CMD...: runs CMD as our child and waits for it, so that a signal
+# to this script is handled at once (the exit trap then stops CMD too).
+child() {
+    local p rc=0
+    "$@" &
+    p=$!
+    started_pids+=("$p")
+    wait "$p" || rc=$?
+    forget "$p"
+    return "$rc"
+}
+
+# alive PID: whether PID runs (exists and is not a zombie).
+alive() {
+    local st
+    st=$(sed -n 's/^.*) \(.\).*$/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+ens_addrs() {
+    local p list=()
+    for p in "${ens_ports[@]}"; do list+=("127.0.0.1:$p"); done
+    (IFS=,; echo "${list[*]}")
+}
+
+ens_pid_list() {
+    (IFS=,; echo "${ens_pids[*]}")
+}
+
+# log_tails DIR: the end of every node's log, on stderr.
+log_tails() {
+    local i
+    for i in $(seq "$ensemble"); do
+        echo "---- $1/node$i/server.log (last 20 lines)" >&2
+        tail -20 "$1/node$i/server.log" >&2 || true
+    done
+}
+
+# start_ensemble KIND DIR: starts every node, waits until the ensemble
+# serves (one leader, the rest followers, a session on each), logs the time
+# from exec of the first node as event "startup", sets ens_pids.
+start_ensemble() {
+    local kind="$1" dir="$2" t0 ready i
+    ens_pids=()
+    t0=$EPOCHREALTIME
+    for i in $(seq "$ensemble"); do
+        $(server_cmd "$kind" "$dir/node$i") >> "$dir/node$i/server.log" 2>&1 < /dev/null &
+        ens_pids+=("$!")
+        started_pids+=("$!")
+    done
+    if ! child "$bin" bench wait-ready --connect "$(ens_addrs)" --since-epoch "$t0" \
+            --pid "$(ens_pid_list)" --deadline-ms $((ready_deadline * 1000)) > "$dir/ready.txt"; then
+        echo "compare.sh: the $kind ensemble did not come up within ${ready_deadline} s" >&2
+        log_tails "$dir"
+        exit 1
+    fi
+    ready=$(cat "$dir/ready.txt")
+    echo "{\"event\":\"startup\",\"server\":\"$kind\",\"nodes\":$ensemble,\"ms\":${ready#ready_ms=}}" >> "$events"
+    echo "compare.sh: $kind ensemble serving ${ready#ready_ms=} ms after exec (pids ${ens_pids[*]})" >&2
+}
+
+# stop_ensemble: SIGTERM to every node at once, SIGKILL to any still there
+# after 60 s; all are our own children.
+stop_ensemble() {
+    local p i left
+    for p in "${ens_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for i in $(seq 600); do
+        left=0
+        for p in "${ens_pids[@]}"; do kill -0 "$p" 2>/dev/null && left=1; done
+        [ "$left" = 0 ] && break
+        sleep 0.1
+    done
+    for p in "${ens_pids[@]}"; do
+        kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+        forget "$p"
+    done
+    ens_pids=()
+}
+
+# srvr_all DIR TAG: every node's `srvr` answer into DIR/nodeI/srvr-TAG.txt;
+# prints the modes and packets received, one word pair per node.
+srvr_all() {
+    local i
+    for i in $(seq "$ensemble"); do
+        python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"srvr")
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode(errors="replace"))' "${ens_ports[i - 1]}" \
+            > "$1/node$i/srvr-$2.txt" 2>/dev/null || true
+    done
+}
+
+# leader DIR TAG: the id of the node whose srvr-TAG.txt says leader (0: none).
+leader() {
+    local i
+    for i in $(seq "$ensemble"); do
+        if grep -q '^Mode: leader' "$1/node$i/srvr-$2.txt" 2>/dev/null; then echo "$i"; return; fi
+    done
+    echo 0
+}
+
+# received DIR TAG: "Received:" per node from srvr-TAG.txt, comma-separated.
+received() {
+    local i list=()
+    for i in $(seq "$ensemble"); do
+        list+=("$(awk '/^Received:/ {print $2; exit}' "$1/node$i/srvr-$2.txt" 2>/dev/null)")
+    done
+    (IFS=,; echo "${list[*]:-}")
+}
+
+# mem_ensemble KIND WHAT: logs VmRSS and VmHWM (KiB) summed over the nodes.
+mem_ensemble() {
+    local p rss=0 hwm=0 r h each=()
+    for p in "${ens_pids[@]}"; do
+        r=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status")
+        h=$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status")
+        rss=$((rss + r)); hwm=$((hwm + h)); each+=("$h")
+    done
+    echo "{\"event\":\"$2\",\"server\":\"$1\",\"nodes\":$ensemble,\"rss_kib\":$rss,\"hwm_kib\":$hwm,\"hwm_kib_each\":[$(IFS=,; echo "${each[*]}")]}" >> "$events"
+}
+
+# run_ensemble REP KIND: one repetition of the workloads on a KIND ensemble.
+run_ensemble() {
+    local rep="$1" kind="$2" dir="$out/rep$1-$2" before after i p
+    mkdir -p "$dir"
+    write_ensemble_cfgs "$dir"
+    start_ensemble "$kind" "$dir"
+    srvr_all "$dir" before
+    before=$(leader "$dir" before)
+    echo "compare.sh: rep $rep/$reps: $kind ensemble ($(ens_addrs); leader: server $before)" >&2
+    if ! child "$bin" bench --connect "$(ens_addrs)" --server-pid "$(ens_pid_list)" --label "$kind" \
+            --json --workloads "$workloads" --sessions "$sessions" --depth "$depth" \
+            --watchers "$watchers" --warmup "$warmup" --duration "$duration" \
+            > "$out/rep$rep-$kind.json" 2>> "$dir/bench.log"; then
+        echo "compare.sh: paddock bench failed on the $kind ensemble; see $dir/bench.log" >&2
+        tail -5 "$dir/bench.log" >&2
+        log_tails "$dir"
+        exit 1
+    fi
+    for p in "${ens_pids[@]}"; do
+        if ! alive "$p"; then
+            echo "compare.sh: a $kind server (pid $p) exited during the workloads" >&2
+            log_tails "$dir"
+            exit 1
+        fi
+    done
+    mem_ensemble "$kind" peak
+    srvr_all "$dir" after
+    after=$(leader "$dir" after)
+    echo "{\"event\":\"leader\",\"server\":\"$kind\",\"rep\":$rep,\"before\":$before,\"after\":$after,\"received\":[$(received "$dir" after)]}" >> "$events"
+    echo "compare.sh: $kind: leader before/after the workloads: server $before/$after; packets received per server: $(received "$dir" after)" >&2
+    stop_ensemble
+    for i in $(seq "$ensemble"); do rm -rf "$dir/node$i/data"; done
+}
+
 # ---- workloads, interleaved -------------------------------------------------
 for rep in $(seq "$reps"); do
     if [ $((rep % 2)) = 1 ]; then order="zookeeper paddock"; else order="paddock zookeeper"; fi
     for kind in $order; do
+        case " $kinds " in *" $kind "*) ;; *) continue ;; esac
+        if [ "$ensemble" != 0 ]; then
+            run_ensemble "$rep" "$kind"
+            continue
+        fi
         dir="$out/rep$rep-$kind"
         mkdir -p "$dir/data"
         port=$(free_port)
@@ -236,8 +513,12 @@ done
 sizes=()
 [ "$recovery" -gt 0 ] && sizes+=("$recovery")
 [ "$big" = 1 ] && sizes+=(1000000)
+if [ "$ensemble" != 0 ] && [ "${#sizes[@]}" -gt 0 ]; then
+    echo "compare.sh: ensemble mode: recovery measurements (populate, restart, data dir size) skipped; they are standalone only" >&2
+    sizes=()
+fi
 for n in "${sizes[@]}"; do
-    for kind in zookeeper paddock; do
+    for kind in $kinds; do
         dir="$out/recovery$n-$kind"
         mkdir -p "$dir/data"
         port=$(free_port)
@@ -263,5 +544,8 @@ done
 python3 "$here/report.py" "$out" | tee "$out/summary.md"
 if [ "$plots" != none ]; then
     mkdir -p "$plots"
-    "$bin" bench plot --input "$out/plot.tsv" --out "$plots" || echo "compare.sh: no plots" >&2
+    plot_mode=()
+    [ "$ensemble" != 0 ] && plot_mode=(--mode "$ensemble-node ensembles")
+    "$bin" bench plot --input "$out/plot.tsv" --out "$plots" "${plot_mode[@]}" \
+        || echo "compare.sh: no plots" >&2
 fi

@@ -4,7 +4,10 @@ servers and their ratios (paddock / ZooKeeper), the targets, and plot.tsv
 for `paddock bench plot`.
 
 Each number is the median over repetitions (for max latency too).
-Standard library only.
+A run of `compare.sh --ensemble N` (OUT_DIR/mode.json) is labelled as an
+N-node ensemble: server CPU and RSS are then sums over the N processes, and
+exec to serving is from exec of the first node until the whole ensemble
+serves with one leader. Standard library only.
 
 usage: bench/report.py OUT_DIR
 """
@@ -99,7 +102,7 @@ def event_values(events, server, name, key):
     return [e[key] for e in events if e["server"] == server and e["event"] == name and key in e]
 
 
-def server_table(runs, events, rows):
+def server_table(runs, events, rows, nodes=0):
     lines = ["| metric | ZK | paddock | paddock/ZK | target | met |", "|---|---|---|---|---|---|"]
 
     def add(name, z, p, target, ok):
@@ -118,12 +121,18 @@ def server_table(runs, events, rows):
         add(f"{w}: server CPU µs/op", z, p, "<= 1/3", None if None in (z, p) else p * 3 <= z)
     z = max(event_values(events, "zookeeper", "peak", "hwm_kib"), default=None)
     p = max(event_values(events, "paddock", "peak", "hwm_kib"), default=None)
-    add("peak RSS MiB (after the workloads)", z and z / 1024, p and p / 1024, "<= 1/10",
+    rss_name = ("peak RSS MiB (after the workloads)" if not nodes
+                else f"peak RSS MiB, sum of the {nodes} servers (after the workloads)")
+    add(rss_name, z and z / 1024, p and p / 1024, "<= 1/10",
         None if None in (z, p) else p * 10 <= z)
     z = med(event_values(events, "zookeeper", "startup", "ms"))
     p = med(event_values(events, "paddock", "startup", "ms"))
-    add("exec to serving, empty dir, ms", z, p, "paddock <= 20 ms",
-        None if p is None else p <= 20)
+    if nodes:
+        add(f"exec of {nodes} servers to ensemble serving (one leader), empty dirs, ms",
+            z, p, "-", None)
+    else:
+        add("exec to serving, empty dir, ms", z, p, "paddock <= 20 ms",
+            None if p is None else p <= 20)
     sizes = sorted({int(e["event"][len("recovery"):]) for e in events
                     if e["event"].startswith("recovery")})
     for n in sizes:
@@ -155,14 +164,31 @@ def plot_tsv(runs, path: Path):
                 f.write("\t".join([w, s] + [f"{v or 0:.6f}" for v in vals]) + "\n")
 
 
+def leader_notes(events):
+    notes = []
+    for e in events:
+        if e["event"] != "leader":
+            continue
+        if e["before"] != e["after"] or e["after"] == 0:
+            notes.append(f"- {SHORT[e['server']]} rep {e['rep']}: leader changed during the "
+                         f"workloads (server {e['before']} before, {e['after'] or 'none'} after)")
+    return notes
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     out = Path(sys.argv[1])
     runs, events = load(out)
+    mode_file = out / "mode.json"
+    nodes = json.loads(mode_file.read_text())["ensemble"] if mode_file.exists() else 0
     machine = (out / "machine.txt").read_text() if (out / "machine.txt").exists() else ""
     reps = max((len(v) for s in SERVERS for w, v in runs[s].items() if w != "populate"), default=0)
     print(f"### Machine\n\n```\n{machine.strip()}\n```\n")
+    if nodes:
+        print(f"Mode: **{nodes}-node ensemble** of each server (all on 127.0.0.1, fsync on); "
+              f"sessions round-robin over the {nodes} client ports; server CPU and RSS summed "
+              f"over the {nodes} processes; no recovery runs.\n")
     first = next(iter(sorted(out.glob("rep*-*.json"))), None)
     if first:
         d = json.loads(first.read_text())
@@ -170,13 +196,15 @@ def main():
               f"{d['keys']} keys, {d['watchers']} watchers; warm-up {d['warmup_s']} s, "
               f"window {d['duration_s']} s; median of {reps} repetitions.\n")
     lines, rows, errors = workload_table(runs)
-    print("### Workloads (ratio = paddock / ZK)\n")
+    where = f", {nodes}-node ensemble" if nodes else ""
+    print(f"### Workloads{where} (ratio = paddock / ZK)\n")
     print("\n".join(lines))
+    errors += leader_notes(events)
     if errors:
         print("\nErrors and notes:\n")
         print("\n".join(errors))
-    print("\n### Against the targets\n")
-    print("\n".join(server_table(runs, events, rows)))
+    print(f"\n### Against the targets{where}\n")
+    print("\n".join(server_table(runs, events, rows, nodes)))
     plot_tsv(runs, out / "plot.tsv")
 
 

@@ -148,21 +148,22 @@ def read_all(c, paths):
     return out
 
 
-def create_many(c, paths_data, window=250):
-    """Pipelined creates; every one must be acknowledged."""
+def pipelined(call, paths_data, window=250):
+    """Pipelined writes (`call` is e.g. c.create_async); every one must be
+    acknowledged."""
     items = list(paths_data)
     for i in range(0, len(items), window):
-        asyncs = [c.create_async(p, d) for p, d in items[i:i + window]]
+        asyncs = [call(p, d) for p, d in items[i:i + window]]
         for a in asyncs:
             a.get(timeout=EVENT_DEADLINE)
+
+
+def create_many(c, paths_data, window=250):
+    pipelined(c.create_async, paths_data, window)
 
 
 def set_many(c, paths_data, window=250):
-    items = list(paths_data)
-    for i in range(0, len(items), window):
-        asyncs = [c.set_async(p, d) for p, d in items[i:i + window]]
-        for a in asyncs:
-            a.get(timeout=EVENT_DEADLINE)
+    pipelined(c.set_async, paths_data, window)
 
 
 def wait_same_zxid(ens, cs, path, at_least=0, members=None):

@@ -8,10 +8,15 @@ use std::time::Duration;
 pub const USAGE: &str = "usage:
   paddock bench [run] [OPTIONS]       run workloads against a server
   paddock bench wait-ready [OPTIONS]  wait until a server serves; print how long it took
-  paddock bench plot --input TSV --out DIR   draw bench/plots/*.png from report.py's TSV
+  paddock bench plot --input TSV --out DIR [--mode TEXT]
+                                      draw bench/plots/*.png from report.py's TSV
+                                      (TEXT, e.g. \"3-node ensembles\", goes into the titles)
 
 run options:
-  --connect HOST:PORT     server address (default 127.0.0.1:2181)
+  --connect ADDRS         server address HOST:PORT (default 127.0.0.1:2181), or a
+                          comma-separated list HOST:PORT,HOST:PORT,... (an ensemble):
+                          session i connects to address i mod n; the sessions that
+                          prepare the tree and the watch workload's writer use the first
   --workloads LIST        comma-separated, in order (default: standard); one of
                           create delete set get exists mixed churn watch populate,
                           or `standard` (all but populate)
@@ -26,17 +31,21 @@ run options:
   --count N               znodes created by `populate` (default 100000)
   --session-timeout-ms N  requested session timeout (default 30000)
   --base PATH             parent of everything the benchmark creates (default /paddock-bench)
-  --server-pid PID        read the server's CPU time and RSS from /proc around each window
+  --server-pid PIDS       read the server's CPU time and RSS from /proc around each window;
+                          a comma-separated list (an ensemble's processes) is summed:
+                          utime+stime of all, VmRSS and VmHWM added up (sum of the peaks)
   --label NAME            name of the server in the output (default: the address)
   --threads N             client runtime worker threads (default: all CPUs)
   --json                  print one JSON document on stdout instead of a table
   --quiet                 no progress line on stderr
 
 wait-ready options:
-  --connect HOST:PORT     server address (default 127.0.0.1:2181)
+  --connect ADDRS         server address (default 127.0.0.1:2181); with a comma-separated
+                          list, every one must serve and answer `srvr` with `Mode: leader`
+                          or `Mode: follower`, exactly one of them leader (an ensemble)
   --since-epoch SECS      wall-clock start (e.g. bash's $EPOCHREALTIME taken just
                           before starting the server); default: now
-  --pid PID               give up if this process exits
+  --pid PIDS              give up if this process (any of a comma-separated list) exits
   --deadline-ms N         give up after this long (default 60000)
   --interval-ms N         poll interval (default 1)";
 
@@ -113,8 +122,9 @@ impl FromStr for Workload {
 /// Options of `paddock bench run`.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// Server address.
-    pub connect: String,
+    /// Server addresses (one, or an ensemble's client ports): session `i`
+    /// connects to `connect[i % len]`.
+    pub connect: Vec<String>,
     /// Workloads, in order.
     pub workloads: Vec<Workload>,
     /// Client sessions.
@@ -139,8 +149,9 @@ pub struct RunOptions {
     pub session_timeout_ms: i32,
     /// Parent of all benchmark znodes.
     pub base: String,
-    /// The server's PID, for CPU and memory readings.
-    pub server_pid: Option<u32>,
+    /// The server's PIDs (several for an ensemble, summed), for CPU and
+    /// memory readings; empty: none.
+    pub server_pids: Vec<u32>,
     /// Name of the server in reports.
     pub label: String,
     /// Client runtime worker threads (0: all CPUs).
@@ -151,10 +162,17 @@ pub struct RunOptions {
     pub quiet: bool,
 }
 
+impl RunOptions {
+    /// The address session `i` connects to (round-robin over `connect`).
+    pub fn addr(&self, i: usize) -> &str {
+        &self.connect[i % self.connect.len()]
+    }
+}
+
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
-            connect: "127.0.0.1:2181".into(),
+            connect: vec!["127.0.0.1:2181".into()],
             workloads: Workload::STANDARD.to_vec(),
             sessions: 16,
             depth: 8,
@@ -167,7 +185,7 @@ impl Default for RunOptions {
             count: 100_000,
             session_timeout_ms: 30_000,
             base: "/paddock-bench".into(),
-            server_pid: None,
+            server_pids: Vec::new(),
             label: String::new(),
             threads: 0,
             json: false,
@@ -179,12 +197,12 @@ impl Default for RunOptions {
 /// Options of `paddock bench wait-ready`.
 #[derive(Debug, Clone)]
 pub struct WaitOptions {
-    /// Server address.
-    pub connect: String,
+    /// Server addresses: one, or an ensemble's client ports.
+    pub connect: Vec<String>,
     /// Wall-clock start, seconds since the epoch.
     pub since_epoch: Option<f64>,
-    /// A process whose exit means the server will never come up.
-    pub pid: Option<u32>,
+    /// Processes whose exit means the server will never come up.
+    pub pids: Vec<u32>,
     /// Give up after this long.
     pub deadline: Duration,
     /// Poll interval.
@@ -198,6 +216,9 @@ pub struct PlotOptions {
     pub input: String,
     /// Directory for the PNG files.
     pub out: String,
+    /// What was measured (e.g. "3-node ensembles"), for the titles; empty:
+    /// standalone, titles as they always were.
+    pub mode: String,
 }
 
 /// A parsed command line.
@@ -247,6 +268,37 @@ fn num<T: FromStr>(flag: &str, v: &str) -> Result<T, String> {
         .map_err(|_| format!("{flag}: {v:?} is not a valid number"))
 }
 
+/// A comma-separated list of numbers (at least one).
+fn list<T: FromStr>(flag: &str, v: &str) -> Result<Vec<T>, String> {
+    let items: Vec<T> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| num(flag, s))
+        .collect::<Result<_, _>>()?;
+    if items.is_empty() {
+        return Err(format!("{flag} needs at least one value"));
+    }
+    Ok(items)
+}
+
+/// A comma-separated list of HOST:PORT addresses (at least one).
+fn addresses(flag: &str, v: &str) -> Result<Vec<String>, String> {
+    let addrs: Vec<String> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("{flag} needs at least one HOST:PORT"));
+    }
+    if let Some(bad) = addrs.iter().find(|a| !a.contains(':')) {
+        return Err(format!("{flag}: {bad:?} is not HOST:PORT"));
+    }
+    Ok(addrs)
+}
+
 fn secs(flag: &str, v: &str) -> Result<Duration, String> {
     let s: f64 = num(flag, v)?;
     if !(0.0..=86_400.0).contains(&s) {
@@ -259,7 +311,7 @@ fn parse_run(args: &[String]) -> Result<RunOptions, String> {
     let mut o = RunOptions::default();
     pairs(args, &["--json", "--quiet"], |flag, v| {
         match flag {
-            "--connect" => o.connect = v.into(),
+            "--connect" => o.connect = addresses(flag, v)?,
             "--workloads" => o.workloads = parse_workloads(v)?,
             "--sessions" => o.sessions = num(flag, v)?,
             "--depth" => o.depth = num(flag, v)?,
@@ -272,7 +324,7 @@ fn parse_run(args: &[String]) -> Result<RunOptions, String> {
             "--count" => o.count = num(flag, v)?,
             "--session-timeout-ms" => o.session_timeout_ms = num(flag, v)?,
             "--base" => o.base = v.trim_end_matches('/').into(),
-            "--server-pid" => o.server_pid = Some(num(flag, v)?),
+            "--server-pid" => o.server_pids = list(flag, v)?,
             "--label" => o.label = v.into(),
             "--threads" => o.threads = num(flag, v)?,
             "--json" => o.json = true,
@@ -283,7 +335,7 @@ fn parse_run(args: &[String]) -> Result<RunOptions, String> {
     })?;
     validate_run(&o)?;
     if o.label.is_empty() {
-        o.label = o.connect.clone();
+        o.label = o.connect.join(",");
     }
     Ok(o)
 }
@@ -327,17 +379,17 @@ fn parse_workloads(v: &str) -> Result<Vec<Workload>, String> {
 
 fn parse_wait(args: &[String]) -> Result<WaitOptions, String> {
     let mut o = WaitOptions {
-        connect: "127.0.0.1:2181".into(),
+        connect: vec!["127.0.0.1:2181".into()],
         since_epoch: None,
-        pid: None,
+        pids: Vec::new(),
         deadline: Duration::from_secs(60),
         interval: Duration::from_millis(1),
     };
     pairs(args, &[], |flag, v| {
         match flag {
-            "--connect" => o.connect = v.into(),
+            "--connect" => o.connect = addresses(flag, v)?,
             "--since-epoch" => o.since_epoch = Some(num(flag, v)?),
-            "--pid" => o.pid = Some(num(flag, v)?),
+            "--pid" => o.pids = list(flag, v)?,
             "--deadline-ms" => o.deadline = Duration::from_millis(num(flag, v)?),
             "--interval-ms" => o.interval = Duration::from_millis(num(flag, v)?),
             _ => return Err(format!("unknown option {flag}")),
@@ -351,11 +403,13 @@ fn parse_plot(args: &[String]) -> Result<PlotOptions, String> {
     let mut o = PlotOptions {
         input: String::new(),
         out: "bench/plots".into(),
+        mode: String::new(),
     };
     pairs(args, &[], |flag, v| {
         match flag {
             "--input" => o.input = v.into(),
             "--out" => o.out = v.into(),
+            "--mode" => o.mode = v.into(),
             _ => return Err(format!("unknown option {flag}")),
         }
         Ok(())
@@ -386,6 +440,44 @@ mod tests {
         assert_eq!(o.workloads, vec![Workload::Get, Workload::Set]);
         assert_eq!(o.warmup, Duration::from_millis(500));
         assert_eq!(o.label, "127.0.0.1:2181");
+    }
+
+    #[test]
+    fn address_and_pid_lists() {
+        let Command::Run(o) = parse(&args(
+            "--connect 127.0.0.1:1,127.0.0.1:2,127.0.0.1:3 --server-pid 10,11,12",
+        ))
+        .unwrap() else {
+            panic!("not run")
+        };
+        assert_eq!(o.connect.len(), 3);
+        assert_eq!(
+            (0..5).map(|i| o.addr(i)).collect::<Vec<_>>(),
+            [
+                "127.0.0.1:1",
+                "127.0.0.1:2",
+                "127.0.0.1:3",
+                "127.0.0.1:1",
+                "127.0.0.1:2"
+            ]
+        );
+        assert_eq!(o.server_pids, [10, 11, 12]);
+        assert_eq!(o.label, "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3");
+        let Command::Run(o) = parse(&args("--connect 127.0.0.1:9 --server-pid 7")).unwrap() else {
+            panic!("not run")
+        };
+        assert_eq!(
+            (o.addr(3), o.server_pids.as_slice()),
+            ("127.0.0.1:9", &[7][..])
+        );
+        let Command::WaitReady(w) = parse(&args("wait-ready --connect a:1,b:2 --pid 5,6")).unwrap()
+        else {
+            panic!("not wait-ready")
+        };
+        assert_eq!((w.connect.len(), w.pids), (2, vec![5, 6]));
+        assert!(parse(&args("--connect ,")).is_err());
+        assert!(parse(&args("--connect nohost")).is_err());
+        assert!(parse(&args("--server-pid 1,x")).is_err());
     }
 
     #[test]

@@ -291,11 +291,26 @@ pub fn created_path(body: &[u8]) -> Option<&str> {
 
 /// Whether the server answers the four-letter word `ruok` with `imok`.
 pub async fn ruok(addr: &str) -> io::Result<bool> {
+    Ok(four_letter(addr, b"ruok").await? == b"imok")
+}
+
+/// Sends the four-letter word `word` and returns everything the server
+/// answers until it closes the connection.
+pub async fn four_letter(addr: &str, word: &[u8; 4]) -> io::Result<Vec<u8>> {
     let mut s = TcpStream::connect(addr).await?;
-    s.write_all(b"ruok").await?;
-    let mut answer = Vec::with_capacity(8);
+    s.write_all(word).await?;
+    let mut answer = Vec::with_capacity(512);
     s.read_to_end(&mut answer).await?;
-    Ok(answer == b"imok")
+    Ok(answer)
+}
+
+/// The value of the `Mode: ` line of a `srvr` answer (`leader`,
+/// `follower`, `standalone`, ...), if there is one.
+pub fn srvr_mode(answer: &str) -> Option<&str> {
+    answer
+        .lines()
+        .find_map(|l| l.strip_prefix("Mode:"))
+        .map(str::trim)
 }
 
 fn invalid(msg: String) -> io::Error {

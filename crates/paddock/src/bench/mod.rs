@@ -93,6 +93,24 @@ async fn run_all(o: &RunOptions) -> ExitCode {
         );
         println!("{}", report::table_header());
     }
+    if o.connect.len() > 1 && !o.quiet {
+        let n = o.connect.len();
+        let per = |total: usize| {
+            (0..n)
+                .map(|i| (total + n - 1 - i) / n)
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        eprintln!(
+            "{}: sessions round-robin over {n} servers ({}): {} per server; watch: {} \
+             watchers per server, the writer on the first",
+            o.label,
+            o.connect.join(","),
+            per(o.sessions),
+            per(o.watchers)
+        );
+    }
     let mut state = RunState::default();
     let mut results: Vec<Measured> = Vec::new();
     let mut failed = false;

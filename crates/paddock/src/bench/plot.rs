@@ -80,6 +80,11 @@ fn draw_all(o: &PlotOptions) -> Result<(), Box<dyn Error>> {
             .map_or(0.0, |r| r.values[i])
     };
     std::fs::create_dir_all(&o.out)?;
+    let mode = if o.mode.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", o.mode)
+    };
     let mut bars = Vec::new();
     for (wi, w) in workloads.iter().enumerate() {
         for (si, s) in servers.iter().enumerate() {
@@ -94,7 +99,7 @@ fn draw_all(o: &PlotOptions) -> Result<(), Box<dyn Error>> {
     }
     chart(
         &Path::new(&o.out).join("throughput.png"),
-        "Throughput, ops/s (log scale): ZooKeeper 3.8 (blue) vs paddock (orange)",
+        &format!("Throughput, ops/s (log scale): ZooKeeper 3.8 (blue) vs paddock (orange){mode}"),
         &workloads,
         &bars,
     )?;
@@ -114,7 +119,9 @@ fn draw_all(o: &PlotOptions) -> Result<(), Box<dyn Error>> {
     }
     chart(
         &Path::new(&o.out).join("latency.png"),
-        "Latency ms (log): p50 / p99 / p99.9, ZooKeeper (blues) vs paddock (oranges)",
+        &format!(
+            "Latency ms (log): p50 / p99 / p99.9, ZooKeeper (blues) vs paddock (oranges){mode}"
+        ),
         &workloads,
         &bars,
     )

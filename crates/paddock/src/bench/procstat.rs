@@ -39,6 +39,27 @@ pub fn rss_kib(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
+/// User plus system CPU seconds of all of `pids` added up (an ensemble's
+/// processes), or `None` if there are none or /proc cannot tell for one.
+pub fn cpu_seconds_sum(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| cpu_seconds(Some(p))).sum()
+}
+
+/// VmRSS and VmHWM of all of `pids` added up, in KiB (the HWM is the sum of
+/// each process's own peak, not the peak of the sum), or `None` if there
+/// are none or one cannot be read.
+pub fn rss_kib_sum(pids: &[u32]) -> Option<(u64, u64)> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter()
+        .map(|&p| rss_kib(p))
+        .try_fold((0, 0), |(r, h), m| m.map(|(mr, mh)| (r + mr, h + mh)))
+}
+
 /// Whether `pid` still runs (exists and is not a zombie).
 pub fn alive(pid: u32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -61,5 +82,10 @@ mod tests {
         let (rss, hwm) = rss_kib(pid).unwrap();
         assert!(rss > 0 && hwm >= rss);
         assert!(alive(pid));
+        let one = cpu_seconds_sum(&[pid]).unwrap();
+        assert!(cpu_seconds_sum(&[pid, pid]).unwrap() >= 2.0 * one);
+        let (rss2, hwm2) = rss_kib_sum(&[pid, pid]).unwrap();
+        assert!(rss2 >= rss && hwm2 >= 2 * hwm);
+        assert!(cpu_seconds_sum(&[]).is_none() && rss_kib_sum(&[]).is_none());
     }
 }

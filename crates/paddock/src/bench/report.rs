@@ -83,11 +83,13 @@ pub struct Measured {
     pub tally: Tally,
     /// Length of the measured window.
     pub seconds: f64,
-    /// Server CPU seconds (user + system) in the window.
+    /// Server CPU seconds (user + system) in the window (summed over an
+    /// ensemble's processes).
     pub server_cpu_s: Option<f64>,
     /// This process's CPU seconds in the window.
     pub client_cpu_s: Option<f64>,
-    /// Server VmRSS and VmHWM in KiB at the end of the window.
+    /// Server VmRSS and VmHWM in KiB at the end of the window (summed over
+    /// an ensemble's processes).
     pub server_rss_kib: Option<(u64, u64)>,
     /// Sessions whose connection failed.
     pub lost_sessions: u64,
@@ -180,7 +182,7 @@ pub fn json(o: &RunOptions, results: &[Measured]) -> String {
         "{{\"label\":{},\"connect\":{},\"sessions\":{},\"depth\":{},\"value_size\":{},\
          \"keys\":{},\"watchers\":{},\"warmup_s\":{},\"duration_s\":{},\"results\":[",
         json_str(&o.label),
-        json_str(&o.connect),
+        json_str(&o.connect.join(",")),
         o.sessions,
         o.depth,
         o.value_size,

@@ -228,7 +228,7 @@ pub async fn create_all(
 
 /// Everything a workload needs in the tree before it starts.
 async fn prepare(o: &RunOptions, plan: &Plan, state: &mut RunState) -> io::Result<()> {
-    let mut conn = Conn::connect(&o.connect, o.session_timeout_ms).await?;
+    let mut conn = Conn::connect(o.addr(0), o.session_timeout_ms).await?;
     let mut dirs = Vec::new();
     let mut at = 0;
     while let Some(i) = plan.base[at + 1..].find('/') {
@@ -250,11 +250,11 @@ async fn prepare(o: &RunOptions, plan: &Plan, state: &mut RunState) -> io::Resul
     Ok(())
 }
 
-/// Connects `n` sessions at once.
+/// Connects `n` sessions at once, session `i` to `o.addr(i)`.
 pub async fn connect_all(o: &RunOptions, n: usize) -> io::Result<Vec<Conn>> {
     let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let addr = o.connect.clone();
+        .map(|i| {
+            let addr = o.addr(i).to_string();
             let timeout = o.session_timeout_ms;
             tokio::spawn(async move { Conn::connect(&addr, timeout).await })
         })
@@ -304,14 +304,14 @@ pub async fn run_workload(
         )
     });
     let window = if finite {
-        Window::open(o.server_pid, &ctl)
+        Window::open(&o.server_pids, &ctl)
     } else {
         timed_window(o, &ctl).await
     };
     let mut window = if finite {
         window
     } else {
-        window.close(o.server_pid, &ctl)
+        window.close(&o.server_pids, &ctl)
     };
     let mut tally = Tally::new();
     let mut lost = 0;
@@ -326,7 +326,7 @@ pub async fn run_workload(
         gens.push(gen);
     }
     if finite {
-        window = window.close(o.server_pid, &ctl);
+        window = window.close(&o.server_pids, &ctl);
     }
     if let Some(p) = progress {
         p.abort();
@@ -338,7 +338,7 @@ pub async fn run_workload(
     if plan.workload == Workload::Delete {
         state.created.clear();
     }
-    let m = window.into_measured(plan.workload, tally, lost, o.server_pid);
+    let m = window.into_measured(plan.workload, tally, lost, &o.server_pids);
     if plan.workload == Workload::Create && !finite {
         state.create_rate = m.ops_per_s();
     }
@@ -388,10 +388,11 @@ pub struct Window {
 }
 
 impl Window {
-    /// Opens the window now: moves to Measure and reads the CPU clocks.
-    pub fn open(server_pid: Option<u32>, ctl: &Control) -> Window {
+    /// Opens the window now: moves to Measure and reads the CPU clocks
+    /// (the servers' summed over `server_pids`).
+    pub fn open(server_pids: &[u32], ctl: &Control) -> Window {
         let w = Window {
-            server_cpu0: server_pid.and_then(|p| procstat::cpu_seconds(Some(p))),
+            server_cpu0: procstat::cpu_seconds_sum(server_pids),
             client_cpu0: procstat::cpu_seconds(None),
             server_cpu1: None,
             client_cpu1: None,
@@ -404,10 +405,10 @@ impl Window {
     }
 
     /// Closes the window now: moves to Stop and reads the CPU clocks.
-    pub fn close(mut self, server_pid: Option<u32>, ctl: &Control) -> Window {
+    pub fn close(mut self, server_pids: &[u32], ctl: &Control) -> Window {
         ctl.set(Phase::Stop);
         self.end = Some(Instant::now());
-        self.server_cpu1 = server_pid.and_then(|p| procstat::cpu_seconds(Some(p)));
+        self.server_cpu1 = procstat::cpu_seconds_sum(server_pids);
         self.client_cpu1 = procstat::cpu_seconds(None);
         self
     }
@@ -428,7 +429,7 @@ impl Window {
         workload: Workload,
         tally: Tally,
         lost: u64,
-        pid: Option<u32>,
+        pids: &[u32],
     ) -> Measured {
         let end = self.end.unwrap_or_else(Instant::now);
         let diff = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
@@ -438,7 +439,7 @@ impl Window {
             seconds: end.duration_since(self.start).as_secs_f64(),
             server_cpu_s: diff(self.server_cpu0, self.server_cpu1),
             client_cpu_s: diff(self.client_cpu0, self.client_cpu1),
-            server_rss_kib: pid.and_then(procstat::rss_kib),
+            server_rss_kib: procstat::rss_kib_sum(pids),
             lost_sessions: lost,
             note: self.note,
             extra: Vec::new(),
@@ -456,7 +457,7 @@ pub async fn timed_window(o: &RunOptions, ctl: &Arc<Control>) -> Window {
             _ = ctl.ran_out.notified() => early = true,
         }
     }
-    let mut w = Window::open(o.server_pid, ctl);
+    let mut w = Window::open(&o.server_pids, ctl);
     if early {
         w.note_once("ran out of work during the warm-up");
         return w;

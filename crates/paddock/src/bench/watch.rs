@@ -42,7 +42,7 @@ struct Fanout {
 
 /// Runs the watch workload.
 pub async fn run_watch(o: &RunOptions, plan: Plan) -> io::Result<Measured> {
-    let mut setup = Conn::connect(&o.connect, o.session_timeout_ms).await?;
+    let mut setup = Conn::connect(o.addr(0), o.session_timeout_ms).await?;
     let mut dirs = vec![plan.base.clone()];
     dirs.extend(workload::parents(&plan, 1));
     run::create_all(&mut setup, dirs, &plan.value).await?;
@@ -64,15 +64,19 @@ pub async fn run_watch(o: &RunOptions, plan: Plan) -> io::Result<Measured> {
         watchers: o.watchers,
         events: Mutex::new(Tally::new()),
     });
-    let mut conns = run::connect_all(o, o.watchers + 1).await?;
-    let writer_conn = conns.pop().expect("connected watchers + 1 sessions");
+    // Watchers round-robin over the addresses; the writer on the first.
+    let (conns, writer_conn) = tokio::join!(
+        run::connect_all(o, o.watchers),
+        Conn::connect(o.addr(0), o.session_timeout_ms)
+    );
+    let (conns, writer_conn) = (conns?, writer_conn?);
     let watchers: Vec<_> = conns
         .into_iter()
         .map(|c| tokio::spawn(watcher(c, f.clone())))
         .collect();
     let writer = tokio::spawn(writer(writer_conn, f.clone(), plan.value.clone()));
     let progress = (!o.quiet).then(|| run::spawn_progress("watch".into(), ctl.clone(), None));
-    let window = run::timed_window(o, &ctl).await.close(o.server_pid, &ctl);
+    let window = run::timed_window(o, &ctl).await.close(&o.server_pids, &ctl);
     let (rounds, writer_err) = writer.await.map_err(io::Error::other)?;
     let mut lost = u64::from(writer_err.is_some());
     let mut window = window;
@@ -89,7 +93,7 @@ pub async fn run_watch(o: &RunOptions, plan: Plan) -> io::Result<Measured> {
         p.abort();
         run::end_progress_line(o.quiet);
     }
-    finish(window, &f, rounds, lost, o.server_pid)
+    finish(window, &f, rounds, lost, &o.server_pids)
 }
 
 fn finish(
@@ -97,13 +101,13 @@ fn finish(
     f: &Fanout,
     rounds: Histogram<u64>,
     lost: u64,
-    pid: Option<u32>,
+    pids: &[u32],
 ) -> io::Result<Measured> {
     let tally = std::mem::replace(
         &mut *f.events.lock().map_err(|_| io::Error::other("poisoned"))?,
         Tally::new(),
     );
-    let mut m = window.into_measured(Workload::Watch, tally, lost, pid);
+    let mut m = window.into_measured(Workload::Watch, tally, lost, pids);
     let ms = |q: f64| {
         if rounds.is_empty() {
             0.0
