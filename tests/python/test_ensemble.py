@@ -557,3 +557,83 @@ def test_follower_down_during_2000_writes_catches_up(ens, clients):
     assert not bad, f"{len(bad)} nodes wrong on the restarted follower, e.g. {bad[:3]}"
     cs = {m.sid: clients(m) for m in ens.members}
     wait_same_zxid(ens, cs, base, at_least=last.mzxid)
+
+
+def test_crashes_under_write_load_lose_no_acknowledged_write(ens, clients):
+    """Jepsen-style, small: a writer keeps creating znodes through all three
+    servers while members are crashed (kill -9) and restarted, the leader
+    among them; afterwards every server holds every create the writer was
+    told succeeded (NodeExists counts: a retried create whose first attempt
+    committed), and all servers agree on the children."""
+    import random
+
+    rng = random.Random(0xC0FFEE)
+    base = uniq("chaos")
+    setup = clients()
+    setup.create(base)
+    acked: set[str] = set()
+    stop = threading.Event()
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def writer():
+        c = clients(start=False)
+        try:
+            c.start(timeout=15)
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"writer could not connect: {e!r}")
+            return
+        i = 0
+        while not stop.is_set():
+            path = f"{base}/n{i:06d}"
+            try:
+                c.create(path, b"x")
+                ok = True
+            except Exception as e:  # noqa: BLE001
+                ok = type(e).__name__ == "NodeExistsError"
+                if not ok:
+                    # Not acknowledged (connection lost, no quorum): the
+                    # same name again, after a short backoff.
+                    stop.wait(0.02)
+                    continue
+            if ok:
+                with lock:
+                    acked.add(path)
+            i += 1
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+
+    def progress(n):
+        with lock:
+            return len(acked) >= n
+
+    target = 0
+    for round_ in range(6):
+        target += 100
+        wait_for(lambda: progress(target), 40, f"writer past {target} acks before crash {round_}")
+        victim = ens.leader().sid if round_ % 2 == 0 else rng.choice([m.sid for m in ens.followers()])
+        ens.kill(victim)
+        target += 50
+        wait_for(lambda: progress(target), 40, f"writes go on after killing server.{victim}")
+        ens.start(victim)
+    stop.set()
+    t.join(timeout=30)
+    assert not errors, errors
+    with lock:
+        want = set(acked)
+    for m in ens.members:
+        c = clients(m.sid)
+        c.sync(base)
+        have = {f"{base}/{n}" for n in c.get_children(base)}
+        missing = want - have
+        assert not missing, f"server.{m.sid} lost {len(missing)} acknowledged creates, e.g. {sorted(missing)[:5]}"
+        c.stop()
+    first = None
+    for m in ens.members:
+        c = clients(m.sid)
+        c.sync(base)
+        kids = sorted(c.get_children(base))
+        if first is None:
+            first = kids
+        assert kids == first, f"server.{m.sid} differs from server.1"

@@ -249,7 +249,8 @@ pub struct TxnEntry {
 impl TxnEntry {
     /// Encodes header then body.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Vec::with_capacity(64);
+        // Header (28 bytes) plus a typical create or setData with 100-byte data.
+        let mut w = Vec::with_capacity(256);
         self.header.write(&mut w);
         self.txn.write(&mut w);
         w

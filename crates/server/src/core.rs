@@ -234,7 +234,8 @@ fn op_name(op: i32) -> &'static str {
 
 /// Encodes one framed packet: a reply header and an optional body.
 fn encode_reply(xid: i32, zxid: i64, result: &Result<Response, ErrorCode>) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(64);
+    // Frame and header (20 bytes) plus a Stat (68): most replies fit.
+    let mut buf = Vec::with_capacity(128);
     let at = proto::frame::begin(&mut buf);
     match result {
         Ok(body) => {

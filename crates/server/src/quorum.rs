@@ -37,7 +37,14 @@ static NEXT_GEN: AtomicU64 = AtomicU64::new(1);
 
 /// Encodes `msg` as one frame.
 pub fn frame(msg: &zab::Message) -> Vec<u8> {
-    let mut out = vec![0u8; 4];
+    let payload = match msg {
+        zab::Message::Proposal { txn, .. } => txn.len(),
+        zab::Message::Snapshot { state, .. } => state.len(),
+        zab::Message::App(b) => b.len(),
+        _ => 0,
+    };
+    let mut out = Vec::with_capacity(64 + payload);
+    out.extend_from_slice(&[0u8; 4]);
     msg.encode(&mut out);
     let len = (out.len() - 4) as u32;
     out[..4].copy_from_slice(&len.to_be_bytes());

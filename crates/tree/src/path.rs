@@ -8,18 +8,26 @@ use proto::ErrorCode;
 /// names, no NUL, no control or otherwise invalid characters (ZooKeeper
 /// judges UTF-16 units, so any character outside the BMP is invalid).
 pub fn validate(path: &str) -> Result<(), ErrorCode> {
+    // ASCII (nearly every path): its bytes are its characters, no copy.
+    if path.is_ascii() {
+        return validate_chars(path.as_bytes());
+    }
     let chars: Vec<char> = path.chars().collect();
-    if chars.first() != Some(&'/') {
+    validate_chars(&chars)
+}
+
+fn validate_chars<C: Copy + Into<char>>(chars: &[C]) -> Result<(), ErrorCode> {
+    if chars.first().map(|c| (*c).into()) != Some('/') {
         return Err(ErrorCode::BadArguments);
     }
     if chars.len() == 1 {
         return Ok(());
     }
-    if chars.last() == Some(&'/') {
+    if chars.last().map(|c| (*c).into()) == Some('/') {
         return Err(ErrorCode::BadArguments);
     }
     for i in 1..chars.len() {
-        if !char_ok(&chars, i) {
+        if !char_ok(chars, i) {
             return Err(ErrorCode::BadArguments);
         }
     }
@@ -27,14 +35,15 @@ pub fn validate(path: &str) -> Result<(), ErrorCode> {
 }
 
 /// Whether `chars[i]` (i >= 1) is acceptable in its position.
-fn char_ok(chars: &[char], i: usize) -> bool {
-    let c = chars[i];
-    let last = chars[i - 1];
-    let name_ends = i + 1 == chars.len() || chars[i + 1] == '/';
+fn char_ok<C: Copy + Into<char>>(chars: &[C], i: usize) -> bool {
+    let at = |j: usize| -> char { chars[j].into() };
+    let c = at(i);
+    let last = at(i - 1);
+    let name_ends = i + 1 == chars.len() || at(i + 1) == '/';
     match c {
         '\0' => false,
         '/' => last != '/',
-        '.' if last == '.' => !(i >= 2 && chars[i - 2] == '/' && name_ends),
+        '.' if last == '.' => !(i >= 2 && at(i - 2) == '/' && name_ends),
         '.' => !(last == '/' && name_ends),
         _ => !invalid_char(c),
     }
