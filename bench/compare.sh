@@ -40,7 +40,8 @@
 # and the three PIDs: server CPU is utime+stime summed over the three, RSS
 # and VmHWM are summed over the three (a sum of each one's peak). The leader
 # is recorded before and after the workloads (a change is reported). The
-# recovery measurements are skipped (standalone only).
+# recovery measurement populates N znodes through the ensemble, then stops
+# and restarts all of it on its data dirs (RSS and sizes summed).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -83,7 +84,7 @@ usage: bench/compare.sh [options]
   --no-build        use target/release/paddock as it is
   --paddock-bin P   use this paddock binary (server and load generator); implies --no-build
   --ensemble N      N-server ensembles (3) of each kind instead of standalone servers;
-                    no recovery runs; default plots dir bench/plots/ensembleN
+                    recovery runs restart the whole ensemble; default plots dir bench/plots/ensembleN
   --only KIND       run only zookeeper or only paddock (plots default to OUT/plots)
   --ready-deadline SECS  how long a server (ensemble) may take to serve
                     (default 300 standalone, 120 ensemble)
@@ -364,7 +365,7 @@ log_tails() {
 # serves (one leader, the rest followers, a session on each), logs the time
 # from exec of the first node as event "startup", sets ens_pids.
 start_ensemble() {
-    local kind="$1" dir="$2" t0 ready i
+    local kind="$1" dir="$2" ev="${3:-startup}" t0 ready i
     ens_pids=()
     t0=$EPOCHREALTIME
     for i in $(seq "$ensemble"); do
@@ -379,8 +380,8 @@ start_ensemble() {
         exit 1
     fi
     ready=$(cat "$dir/ready.txt")
-    echo "{\"event\":\"startup\",\"server\":\"$kind\",\"nodes\":$ensemble,\"ms\":${ready#ready_ms=}}" >> "$events"
-    echo "compare.sh: $kind ensemble serving ${ready#ready_ms=} ms after exec (pids ${ens_pids[*]})" >&2
+    echo "{\"event\":\"$ev\",\"server\":\"$kind\",\"nodes\":$ensemble,\"ms\":${ready#ready_ms=}}" >> "$events"
+    echo "compare.sh: $kind ensemble serving ${ready#ready_ms=} ms after exec (pids ${ens_pids[*]}; $ev)" >&2
 }
 
 # stop_ensemble: SIGTERM to every node at once, SIGKILL to any still there
@@ -513,8 +514,33 @@ done
 sizes=()
 [ "$recovery" -gt 0 ] && sizes+=("$recovery")
 [ "$big" = 1 ] && sizes+=(1000000)
-if [ "$ensemble" != 0 ] && [ "${#sizes[@]}" -gt 0 ]; then
-    echo "compare.sh: ensemble mode: recovery measurements (populate, restart, data dir size) skipped; they are standalone only" >&2
+# In ensemble mode: populate N znodes through the ensemble (sessions spread
+# over the servers), RSS summed over the servers (the same data on both
+# kinds), then stop all and start all on those data dirs: time until the
+# ensemble serves again, RSS after, data dirs' size summed.
+if [ "$ensemble" != 0 ]; then
+    for n in "${sizes[@]}"; do
+        for kind in $kinds; do
+            dir="$out/recovery$n-$kind"
+            mkdir -p "$dir"
+            write_ensemble_cfgs "$dir"
+            start_ensemble "$kind" "$dir" startup
+            echo "compare.sh: populating $n znodes on the $kind ensemble" >&2
+            child "$bin" bench --connect "$(ens_addrs)" --server-pid "$(ens_pid_list)" --label "$kind" \
+                --json --workloads populate --count "$n" --sessions "$sessions" --depth "$depth" \
+                > "$out/populate$n-$kind.json" 2>> "$dir/bench.log"
+            mem_ensemble "$kind" "populated$n"
+            stop_ensemble
+            for again in 1 2; do
+                start_ensemble "$kind" "$dir" "recovery$n"
+                mem_ensemble "$kind" "recovered$n"
+                stop_ensemble
+            done
+            du -sk "$dir" | awk -v k="$kind" -v n="$n" \
+                '{print "{\"event\":\"disk" n "\",\"server\":\"" k "\",\"kib\":" $1 "}"}' >> "$events"
+            for i in $(seq "$ensemble"); do rm -rf "$dir/node$i/data"; done
+        done
+    done
     sizes=()
 fi
 for n in "${sizes[@]}"; do

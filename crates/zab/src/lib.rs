@@ -97,8 +97,11 @@ impl ZabConfig {
             init_limit,
             sync_limit,
             finalize_wait_ms: 200,
+            // About 40,000 txns of 200 bytes: a follower that missed more
+            // than that gets a snapshot (ZooKeeper keeps 500 in memory
+            // and reads older ones from its log).
             window_txns: 100_000,
-            window_bytes: 64 << 20,
+            window_bytes: 8 << 20,
         }
     }
 

@@ -39,6 +39,10 @@ pub struct Zab {
 /// message means a lost link, so a fixed period suffices).
 const NOTIFY_AGAIN_MS: u64 = 400;
 
+/// Memory of a window entry besides its txn bytes (zxid, vector header,
+/// allocator rounding), counted against `window_bytes`.
+const WINDOW_ENTRY_OVERHEAD: usize = 48;
+
 #[derive(Debug)]
 enum State {
     Looking,
@@ -902,7 +906,7 @@ impl Zab {
 
     fn log(&mut self, zxid: Zxid, txn: Vec<u8>) {
         self.logged = zxid;
-        self.window_bytes += txn.len();
+        self.window_bytes += txn.len() + WINDOW_ENTRY_OVERHEAD;
         self.window.push_back((zxid, txn.clone()));
         self.out.push(Command::Log { zxid, txn });
     }
@@ -924,7 +928,7 @@ impl Zab {
                 Some((z, _)) if *z <= self.committed => {
                     let (z, txn) = self.window.pop_front().expect("front exists");
                     self.window_base = z;
-                    self.window_bytes -= txn.len();
+                    self.window_bytes -= txn.len() + WINDOW_ENTRY_OVERHEAD;
                 }
                 _ => break,
             }
