@@ -350,6 +350,9 @@ impl Core {
             e.zab.start(now);
         }
         self.run_zab()?;
+        if let Some(e) = self.ensemble.as_mut() {
+            e.flush();
+        }
         loop {
             let msg = if self.snapshot.is_some() {
                 // Nothing waiting: a bigger share of the snapshot, then
@@ -386,6 +389,9 @@ impl Core {
                     Ok(msg) => self.handle(msg)?,
                     Err(_) => break,
                 }
+            }
+            if let Some(e) = self.ensemble.as_mut() {
+                e.flush();
             }
             self.snapshot_step(SNAPSHOT_BUSY_BUDGET);
         }

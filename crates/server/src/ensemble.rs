@@ -180,6 +180,8 @@ pub struct Ensemble {
     /// Follower: syncs forwarded to the leader, by id: the session.
     syncs: HashMap<u64, i64>,
     next_sync: u64,
+    /// Framed messages per peer, not yet handed to its link.
+    outbox: HashMap<u64, Vec<u8>>,
 }
 
 impl Ensemble {
@@ -192,12 +194,29 @@ impl Ensemble {
             touched: HashSet::default(),
             syncs: HashMap::default(),
             next_sync: 1,
+            outbox: HashMap::default(),
         }
     }
 
-    fn send(&self, to: u64, msg: &Message) {
-        if let Some((_, tx)) = self.links.get(&to) {
-            let _ = tx.send(crate::quorum::frame(msg));
+    /// Queues `msg` for peer `to`; [`Ensemble::flush`] hands what is
+    /// queued to the links, one buffer per peer per turn of the core's
+    /// loop (one wake-up and one write for a burst of proposals).
+    fn send(&mut self, to: u64, msg: &Message) {
+        if self.links.contains_key(&to) {
+            crate::quorum::frame_into(msg, self.outbox.entry(to).or_default());
+        }
+    }
+
+    /// Hands every peer's queued messages to its link.
+    pub fn flush(&mut self) {
+        for (to, buf) in self.outbox.iter_mut() {
+            if buf.is_empty() {
+                continue;
+            }
+            let bytes = std::mem::take(buf);
+            if let Some((_, tx)) = self.links.get(to) {
+                let _ = tx.send(bytes);
+            }
         }
     }
 
@@ -252,6 +271,7 @@ impl Core {
         };
         match ev {
             PeerEvent::Up { sid, gen, tx } => {
+                e.flush();
                 if e.links.insert(sid, (gen, tx)).is_some() {
                     // What was in flight on the old link is lost.
                     e.zab.on_peer_down(now, sid);
@@ -261,6 +281,7 @@ impl Core {
             PeerEvent::Down { sid, gen } => {
                 if e.links.get(&sid).is_some_and(|(g, _)| *g == gen) {
                     e.links.remove(&sid);
+                    e.outbox.remove(&sid);
                     e.zab.on_peer_down(now, sid);
                 }
             }
@@ -291,7 +312,7 @@ impl Core {
     fn exec(&mut self, c: Command) -> Result<(), String> {
         match c {
             Command::Send { to, msg } => {
-                if let Some(e) = &self.ensemble {
+                if let Some(e) = self.ensemble.as_mut() {
                     e.send(to, &msg);
                 }
             }
@@ -321,7 +342,7 @@ impl Core {
                     "sending server {to} a snapshot of {zxid:#x} ({} bytes)",
                     state.len()
                 );
-                if let Some(e) = &self.ensemble {
+                if let Some(e) = self.ensemble.as_mut() {
                     e.send(to, &Message::Snapshot { zxid, state });
                 }
             }
@@ -410,8 +431,8 @@ impl Core {
     }
 
     /// Follower: sends the leader a message, if there is a serving one.
-    pub(crate) fn send_leader(&self, msg: AppMsg) -> bool {
-        let Some(e) = self.ensemble.as_ref() else {
+    pub(crate) fn send_leader(&mut self, msg: AppMsg) -> bool {
+        let Some(e) = self.ensemble.as_mut() else {
             return false;
         };
         let Some(leader) = e.serving_leader() else {
@@ -521,7 +542,7 @@ impl Core {
             }
             AppMsg::Sync { id } => {
                 let zxid = self.next_zxid - 1;
-                if let Some(e) = &self.ensemble {
+                if let Some(e) = self.ensemble.as_mut() {
                     e.send(from, &Message::App(AppMsg::SyncDone { id, zxid }.encode()));
                 }
             }

@@ -35,20 +35,20 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 static NEXT_GEN: AtomicU64 = AtomicU64::new(1);
 
-/// Encodes `msg` as one frame.
-pub fn frame(msg: &zab::Message) -> Vec<u8> {
+/// Appends `msg` to `out` as one frame (u32 length, then the message).
+pub fn frame_into(msg: &zab::Message, out: &mut Vec<u8>) {
     let payload = match msg {
         zab::Message::Proposal { txn, .. } => txn.len(),
         zab::Message::Snapshot { state, .. } => state.len(),
         zab::Message::App(b) => b.len(),
         _ => 0,
     };
-    let mut out = Vec::with_capacity(64 + payload);
+    out.reserve(64 + payload);
+    let at = out.len();
     out.extend_from_slice(&[0u8; 4]);
-    msg.encode(&mut out);
-    let len = (out.len() - 4) as u32;
-    out[..4].copy_from_slice(&len.to_be_bytes());
-    out
+    msg.encode(out);
+    let len = (out.len() - at - 4) as u32;
+    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
 }
 
 /// Binds this server's quorum port.
