@@ -637,3 +637,60 @@ def test_crashes_under_write_load_lose_no_acknowledged_write(ens, clients):
         if first is None:
             first = kids
         assert kids == first, f"server.{m.sid} differs from server.1"
+
+
+def test_observer_serves_and_forwards_but_does_not_vote(ensemble_kind):
+    """Three voters and an observer (`server.4=...:observer`,
+    `peerType=observer`): the observer reports Mode: observer, serves reads
+    and forwards writes, sees every write; the voters commit without it; and
+    with two voters down the observer plus one voter accept no write."""
+    e = zkservers.Ensemble(ensemble_kind, observers=1)
+    made = []
+
+    def client(*ms):
+        c = KazooClient(hosts=e.hosts(*ms), timeout=SESSION_TIMEOUT,
+                        connection_retry=dict(CONN_RETRY))
+        made.append(c)
+        c.start(timeout=15)
+        return c
+
+    try:
+        e.start()
+        assert e.role(4) == "observer", e.roles()
+        assert sorted(r for r in e.roles().values()) == ["follower", "follower", "leader", "observer"]
+        base = uniq("obs")
+        via_observer = client(4)
+        via_observer.create(base, b"from-observer")
+        via_voter = client(e.leader().sid)
+        via_voter.sync(base)
+        assert via_voter.get(base)[0] == b"from-observer"
+        via_voter.set(base, b"from-leader")
+        via_observer.sync(base)
+        assert via_observer.get(base)[0] == b"from-leader"
+        via_observer.stop()
+        # The voters do not need the observer.
+        e.kill(4)
+        via_voter.set(base, b"without-observer")
+        e.start(4)
+        late = client(4)
+        late.sync(base)
+        assert late.get(base)[0] == b"without-observer"
+        late.stop()
+        via_voter.stop()
+        # The observer and one voter are no quorum.
+        leader = e.leader().sid
+        others = [sid for sid in (1, 2, 3) if sid != leader]
+        e.stop(*others)
+        e.wait_not_serving(leader)
+        e.wait_not_serving(4)
+        e.start(*others)
+        e.wait_roles()
+        assert e.role(4) == "observer"
+    finally:
+        for c in made:
+            try:
+                c.stop()
+                c.close()
+            except Exception:  # noqa: BLE001
+                pass
+        e.destroy()

@@ -378,7 +378,7 @@ def make_server(kind: str, **kw) -> ManagedServer:
 # a refused connection) counts as not serving.
 
 ENSEMBLE_DEADLINE = float(os.environ.get("PADDOCK_TEST_ENSEMBLE_DEADLINE", "30"))
-SERVING_ROLES = ("leader", "follower")
+SERVING_ROLES = ("leader", "follower", "observer")
 
 
 class EnsembleError(ServerStartError):
@@ -432,8 +432,9 @@ class _EnsembleMember:
     serve); the Ensemble waits for roles."""
 
     def __init__(self, *a, sid: int, peers: dict, tick_ms: int = 500,
-                 init_limit: int = 10, sync_limit: int = 5, **kw):
+                 init_limit: int = 10, sync_limit: int = 5, observers=(), **kw):
         self.sid = sid
+        self.observers = set(observers)  # sids that observe (never vote)
         self.peers = dict(peers)  # sid -> (quorum port, election port)
         self.tick_ms = tick_ms
         self.init_limit = init_limit
@@ -449,7 +450,10 @@ class _EnsembleMember:
         cfg.update(base)
         for sid in sorted(self.peers):
             qp, ep = self.peers[sid]
-            cfg[f"server.{sid}"] = f"127.0.0.1:{qp}:{ep}"
+            kind = ":observer" if sid in self.observers else ""
+            cfg[f"server.{sid}"] = f"127.0.0.1:{qp}:{ep}{kind}"
+        if self.sid in self.observers:
+            cfg["peerType"] = "observer"
         cfg.update(self.extra_cfg)  # the caller has the last word (None: leave out)
         return {k: v for k, v in cfg.items() if v is not None}
 
@@ -528,7 +532,7 @@ class Ensemble:
     def __init__(self, kind: str, size: int = 3, tick_ms: int = 500,
                  init_limit: int = 10, sync_limit: int = 5,
                  extra_cfg: dict | None = None, workdir: str | None = None,
-                 **member_kw):
+                 observers: int = 0, **member_kw):
         if kind not in ENSEMBLE_MEMBER_KINDS:
             raise ValueError(f"unknown kind {kind!r}")
         self.kind = kind
@@ -541,14 +545,18 @@ class Ensemble:
             taken.add(p)
             return p
 
-        client_ports = {sid: port() for sid in range(1, size + 1)}
-        peers = {sid: (port(), port()) for sid in range(1, size + 1)}
+        total = size + observers
+        self.voters = size
+        observer_ids = set(range(size + 1, total + 1))
+        client_ports = {sid: port() for sid in range(1, total + 1)}
+        peers = {sid: (port(), port()) for sid in range(1, total + 1)}
         cls = ENSEMBLE_MEMBER_KINDS[kind]
         self.members = [
             cls(workdir=str(self.workdir / f"s{sid}"), port=client_ports[sid],
                 sid=sid, peers=peers, tick_ms=tick_ms, init_limit=init_limit,
-                sync_limit=sync_limit, extra_cfg=extra_cfg, **member_kw)
-            for sid in range(1, size + 1)
+                sync_limit=sync_limit, extra_cfg=extra_cfg, observers=observer_ids,
+                **member_kw)
+            for sid in range(1, total + 1)
         ]
 
     # -- addressing ------------------------------------------------------
@@ -570,7 +578,7 @@ class Ensemble:
 
     @property
     def quorum(self) -> int:
-        return len(self.members) // 2 + 1
+        return self.voters // 2 + 1
 
     def started(self) -> list:
         """Members this object started and has not stopped or killed

@@ -96,6 +96,8 @@ pub struct QuorumPeer {
     /// ZooKeeper's election port: paddock runs election over the same
     /// link as everything else, so it is checked but not bound.
     pub election_port: u16,
+    /// An observer (`:observer`): follows, serves, never votes.
+    pub observer: bool,
 }
 
 impl Default for Config {
@@ -279,6 +281,12 @@ impl Config {
                 message: "tickTime must be positive".into(),
             });
         }
+        if cfg.is_ensemble() && cfg.voters().is_empty() {
+            return Err(ConfigError::File {
+                path: path.to_path_buf(),
+                message: "every server.N line is an observer: an ensemble needs voters".into(),
+            });
+        }
         if cfg.init_limit == 0 || cfg.sync_limit == 0 {
             return Err(ConfigError::File {
                 path: path.to_path_buf(),
@@ -300,6 +308,24 @@ impl Config {
     /// `standaloneEnabled` default does).
     pub fn is_ensemble(&self) -> bool {
         self.servers.len() > 1
+    }
+
+    /// The voting members' ids.
+    pub fn voters(&self) -> Vec<u64> {
+        self.servers
+            .iter()
+            .filter(|(_, p)| !p.observer)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// The observers' ids.
+    pub fn observers(&self) -> Vec<u64> {
+        self.servers
+            .iter()
+            .filter(|(_, p)| p.observer)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Reads `<dataDir>/myid` for an ensemble member and checks it names
@@ -364,11 +390,11 @@ fn parse_peer(value: &str) -> Result<QuorumPeer, String> {
             "expected host:quorumPort:electionPort[:participant], found {value:?}"
         ));
     }
-    match parts.get(3).copied() {
-        None | Some("participant") => {}
-        Some("observer") => return Err("observers are not supported yet".into()),
+    let observer = match parts.get(3).copied() {
+        None | Some("participant") => false,
+        Some("observer") => true,
         Some(t) => return Err(format!("unknown peer type {t:?}")),
-    }
+    };
     let port = |s: &str, what: &str| {
         s.parse::<u16>()
             .ok()
@@ -382,6 +408,7 @@ fn parse_peer(value: &str) -> Result<QuorumPeer, String> {
         host: parts[0].to_string(),
         quorum_port: port(parts[1], "quorum port")?,
         election_port: port(parts[2], "election port")?,
+        observer,
     })
 }
 
@@ -436,6 +463,12 @@ mod tests {
         );
         let mut c = Config::parse(Path::new("zoo.cfg"), &text).unwrap();
         assert!(c.is_ensemble());
+        assert_eq!(c.voters(), vec![1, 2, 3]);
+        assert!(c.observers().is_empty());
+        let with_observer =
+            format!("{text}server.4=127.0.0.1:2891:3891:observer\npeerType=observer\n");
+        let o = Config::parse(Path::new("zoo.cfg"), &with_observer).unwrap();
+        assert_eq!((o.voters(), o.observers()), (vec![1, 2, 3], vec![4]));
         assert_eq!(c.servers[&2].host, "127.0.0.2");
         assert_eq!(c.servers[&2].quorum_port, 2889);
         let e = c.load_my_id(Path::new("zoo.cfg")).unwrap_err();
@@ -454,10 +487,7 @@ mod tests {
             ("server.1=127.0.0.1:2888", "expected host:quorumPort"),
             ("server.x=127.0.0.1:2888:3888", "must be a number"),
             ("server.1=127.0.0.1:0:3888", "not a port"),
-            (
-                "server.1=127.0.0.1:2888:3888:observer",
-                "observers are not supported",
-            ),
+            ("server.1=127.0.0.1:2888:3888:witness", "unknown peer type"),
         ] {
             let e =
                 Config::parse(Path::new("zoo.cfg"), &format!("dataDir=/x\n{line}\n")).unwrap_err();

@@ -28,11 +28,16 @@ pub const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving 
 
 /// `standalone`, `leader` or `follower` (as `srvr` and `mntr` name it).
 fn mode(core: &Core) -> &'static str {
-    match core.ensemble.as_ref().map(|e| e.role) {
+    match core
+        .ensemble
+        .as_ref()
+        .map(|e| (e.role, e.zab.is_observer()))
+    {
         None => "standalone",
-        Some(zab::Role::Leading { .. }) => "leader",
-        Some(zab::Role::Following { .. }) => "follower",
-        Some(zab::Role::Looking) => "looking",
+        Some((zab::Role::Leading { .. }, _)) => "leader",
+        Some((zab::Role::Following { .. }, true)) => "observer",
+        Some((zab::Role::Following { .. }, false)) => "follower",
+        Some((zab::Role::Looking, _)) => "looking",
     }
 }
 

@@ -114,13 +114,14 @@ fn zab_for(cfg: &Config, last_zxid: i64) -> Result<zab::Zab, ServerError> {
         cfg.my_id,
         cfg.servers.len()
     );
-    let zcfg = zab::ZabConfig::new(
+    let mut zcfg = zab::ZabConfig::new(
         cfg.my_id,
-        cfg.servers.keys().copied().collect(),
+        cfg.voters(),
         cfg.tick_time_ms as u64,
         cfg.init_limit as u64,
         cfg.sync_limit as u64,
     );
+    zcfg.observers = cfg.observers();
     Ok(zab::Zab::new(
         zcfg,
         zab::Persisted {

@@ -30,6 +30,11 @@
 //!    mean every proposal up to z); a zxid acked by a quorum is committed
 //!    and COMMIT (also cumulative) goes to the followers.
 //!
+//! Observers (`server.N=...:observer`) sync and receive proposals and
+//! commits like followers, serve clients and forward writes, but their
+//! acks count toward no quorum and they never vote: an observer finds the
+//! leader from what a quorum of voters following or leading report.
+//!
 //! Liveness: the leader pings its followers every half tick; a follower
 //! that hears nothing from its leader for `syncLimit` ticks (`initLimit`
 //! while syncing), or a leader that hears from less than a quorum for
@@ -64,8 +69,11 @@ pub fn make_zxid(epoch: i64, counter: u32) -> Zxid {
 pub struct ZabConfig {
     /// This peer.
     pub my_id: Sid,
-    /// Every voting peer, this one included.
+    /// Every voting peer (this one included, unless it observes).
     pub voters: Vec<Sid>,
+    /// Non-voting peers: they follow the leader and serve clients, but
+    /// take no part in elections or quorums (ZooKeeper's observers).
+    pub observers: Vec<Sid>,
     /// zoo.cfg's tickTime.
     pub tick_ms: u64,
     /// Ticks a follower may take to connect and sync (initLimit).
@@ -93,6 +101,7 @@ impl ZabConfig {
         ZabConfig {
             my_id,
             voters,
+            observers: Vec::new(),
             tick_ms,
             init_limit,
             sync_limit,
@@ -108,6 +117,16 @@ impl ZabConfig {
     /// A majority of the voters.
     pub fn quorum(&self) -> usize {
         self.voters.len() / 2 + 1
+    }
+
+    /// Whether `sid` votes.
+    pub fn is_voter(&self, sid: Sid) -> bool {
+        self.voters.contains(&sid)
+    }
+
+    /// Whether `sid` is a member (voter or observer).
+    pub fn is_member(&self, sid: Sid) -> bool {
+        self.is_voter(sid) || self.observers.contains(&sid)
     }
 }
 

@@ -186,6 +186,11 @@ impl Zab {
         }
     }
 
+    /// Whether this peer observes (never votes).
+    pub fn is_observer(&self) -> bool {
+        !self.cfg.is_voter(self.cfg.my_id)
+    }
+
     /// This peer's id.
     pub fn my_id(&self) -> Sid {
         self.cfg.my_id
@@ -262,7 +267,7 @@ impl Zab {
 
     /// A link to `sid` came up.
     pub fn on_peer_up(&mut self, _now: u64, sid: Sid) {
-        if sid == self.cfg.my_id || !self.cfg.voters.contains(&sid) {
+        if sid == self.cfg.my_id || !self.cfg.is_member(sid) {
             return;
         }
         self.up.insert(sid);
@@ -325,11 +330,14 @@ impl Zab {
                     }
                     return;
                 }
+                let cfg = &self.cfg;
                 let alive = 1 + l
                     .learners
-                    .values()
-                    .filter(|x| {
-                        x.phase == LearnerPhase::Synced && now.saturating_sub(x.last_heard) <= sync
+                    .iter()
+                    .filter(|(s, x)| {
+                        x.phase == LearnerPhase::Synced
+                            && cfg.is_voter(**s)
+                            && now.saturating_sub(x.last_heard) <= sync
                     })
                     .count();
                 if alive < self.cfg.quorum() {
@@ -349,7 +357,7 @@ impl Zab {
 
     /// A message from peer `from`.
     pub fn on_message(&mut self, now: u64, from: Sid, msg: Message) {
-        if from == self.cfg.my_id || !self.cfg.voters.contains(&from) {
+        if from == self.cfg.my_id || !self.cfg.is_member(from) {
             return;
         }
         if let Message::Notification(n) = msg {
@@ -395,7 +403,7 @@ impl Zab {
         self.election.start(own);
         self.out.push(Command::Role(Role::Looking));
         self.notify_all(now);
-        if self.cfg.voters.len() == 1 {
+        if self.cfg.voters.len() == 1 && self.cfg.is_voter(self.cfg.my_id) {
             self.decided(now, self.cfg.my_id);
         }
     }
@@ -430,6 +438,10 @@ impl Zab {
             }
             return;
         }
+        if !self.cfg.is_voter(self.cfg.my_id) && n.state == PeerState::Looking {
+            // An observer waits for voters to report a leader.
+            return;
+        }
         let r = self.election.on_notification(from, n, now);
         if r.broadcast {
             self.notify_all(now);
@@ -442,6 +454,9 @@ impl Zab {
     }
 
     fn decided(&mut self, now: u64, leader: Sid) {
+        if leader == self.cfg.my_id && !self.cfg.is_voter(leader) {
+            return self.look(now, "an observer cannot lead");
+        }
         if leader == self.cfg.my_id {
             let mut l = Leader {
                 epoch: None,
@@ -694,7 +709,8 @@ impl Zab {
         let State::Leading(l) = &mut self.state else {
             return;
         };
-        if l.epoch.is_some() || l.infos.len() < self.cfg.quorum() {
+        let voters = l.infos.keys().filter(|s| self.cfg.is_voter(**s)).count();
+        if l.epoch.is_some() || voters < self.cfg.quorum() {
             return;
         }
         let epoch = l.infos.values().map(|(acc, _)| *acc).max().unwrap_or(0) + 1;
@@ -729,7 +745,12 @@ impl Zab {
         }
         x.phase = LearnerPhase::EpochAcked(last);
         l.epoch_acks.insert(from, (current, last));
-        if l.established || l.epoch_acks.len() >= self.cfg.quorum() {
+        let voters = l
+            .epoch_acks
+            .keys()
+            .filter(|s| self.cfg.is_voter(**s))
+            .count();
+        if l.established || voters >= self.cfg.quorum() {
             let ready: Vec<(Sid, Zxid)> = l
                 .learners
                 .iter()
@@ -837,8 +858,8 @@ impl Zab {
         }
         let synced = l
             .learners
-            .values()
-            .filter(|x| x.phase == LearnerPhase::Synced)
+            .iter()
+            .filter(|(s, x)| x.phase == LearnerPhase::Synced && self.cfg.is_voter(**s))
             .count();
         if 1 + synced < self.cfg.quorum() {
             return;
@@ -878,9 +899,9 @@ impl Zab {
         }
         let mut acks: Vec<Zxid> = l
             .learners
-            .values()
-            .filter(|x| x.phase == LearnerPhase::Synced)
-            .map(|x| x.acked)
+            .iter()
+            .filter(|(s, x)| x.phase == LearnerPhase::Synced && self.cfg.is_voter(**s))
+            .map(|(_, x)| x.acked)
             .collect();
         acks.push(self.durable);
         acks.sort_unstable_by(|a, b| b.cmp(a));

@@ -68,10 +68,13 @@ struct Sim {
     leaders: BTreeMap<i64, BTreeSet<Sid>>,
     next_payload: u64,
     snaps: u64,
+    voters: u64,
 }
 
-fn config(me: Sid, n: u64) -> ZabConfig {
-    let mut c = ZabConfig::new(me, (1..=n).collect(), TICK, 10, 5);
+/// Peers 1..=voters vote; the next `observers` ids observe.
+fn config(me: Sid, voters: u64, observers: u64) -> ZabConfig {
+    let mut c = ZabConfig::new(me, (1..=voters).collect(), TICK, 10, 5);
+    c.observers = (voters + 1..=voters + observers).collect();
     c.window_txns = 20; // small, so some syncs go by snapshot
     c
 }
@@ -99,7 +102,13 @@ fn decode_state(mut b: &[u8]) -> Vec<Txn> {
 
 impl Sim {
     fn new(n: u64) -> Sim {
+        Sim::with_observers(n, 0)
+    }
+
+    fn with_observers(voters: u64, observers: u64) -> Sim {
+        let n = voters + observers;
         let mut sim = Sim {
+            voters,
             now: 1_000,
             nodes: BTreeMap::new(),
             links: BTreeMap::new(),
@@ -127,10 +136,6 @@ impl Sim {
         sim
     }
 
-    fn n(&self) -> u64 {
-        self.nodes.len() as u64
-    }
-
     fn link_up(&self, a: Sid, b: Sid) -> bool {
         a != b
             && self.nodes[&a].zab.is_some()
@@ -139,7 +144,7 @@ impl Sim {
     }
 
     fn boot(&mut self, id: Sid) {
-        let n = self.n();
+        let (voters, observers) = (self.voters, self.nodes.len() as u64 - self.voters);
         if trace() {
             eprintln!("t={} BOOT {id}", self.now);
         }
@@ -149,7 +154,7 @@ impl Sim {
         node.unapplied.clear();
         let last = node.disk.log.last().map(|t| t.0).unwrap_or(0);
         let mut zab = Zab::new(
-            config(id, n),
+            config(id, voters, observers),
             Persisted {
                 accepted_epoch: node.disk.accepted,
                 current_epoch: node.disk.current,
@@ -576,10 +581,51 @@ fn a_minority_makes_no_progress() {
     assert_eq!(sim.serving_leader(), None);
 }
 
+#[test]
+fn an_observer_follows_the_leader_but_counts_toward_no_quorum() {
+    let mut sim = Sim::with_observers(3, 1);
+    sim.settle(50);
+    let leader = sim.serving_leader().expect("a leader");
+    assert!(leader <= 3, "the observer leads");
+    assert!(sim.all_serving(), "the observer serves too");
+    for _ in 0..10 {
+        sim.propose();
+    }
+    sim.settle(50);
+    for n in sim.nodes.values() {
+        assert_eq!(n.applied.len(), 10);
+    }
+    // Without the observer, the voters go on.
+    sim.crash(4);
+    sim.propose();
+    sim.settle(50);
+    assert_eq!(sim.nodes[&leader].applied.len(), 11);
+    sim.boot(4);
+    sim.settle(200);
+    assert_eq!(sim.nodes[&4].applied.len(), 11, "the observer caught up");
+    // The observer and one voter are no quorum.
+    for id in 1..=3 {
+        if id != leader {
+            sim.crash(id);
+        }
+    }
+    sim.settle(400);
+    assert_eq!(sim.serving_leader(), None);
+    let acked = sim.acknowledged.len();
+    sim.settle(100);
+    assert_eq!(
+        sim.acknowledged.len(),
+        acked,
+        "committed without a quorum of voters"
+    );
+}
+
 fn random_run(seed: u64, steps: usize) {
     let mut rng = Rng(seed | 1);
-    let n = if seed % 3 == 0 { 5 } else { 3 };
-    let mut sim = Sim::new(n);
+    let voters = if seed % 3 == 0 { 5 } else { 3 };
+    let observers = u64::from(seed % 4 == 1);
+    let n = voters + observers;
+    let mut sim = Sim::with_observers(voters, observers);
     for _ in 0..steps {
         let ids: Vec<Sid> = sim.nodes.keys().copied().collect();
         let a = ids[rng.below(n) as usize];
