@@ -34,6 +34,19 @@ import zkservers  # noqa: E402
 ALL_TARGETS = ["paddock", "zookeeper"]
 
 
+def stop_clients(clients):
+    """Stops and closes every KazooClient in `clients`, whatever state it is in."""
+    for c in clients:
+        try:
+            c.stop()
+        except Exception:
+            pass
+        try:
+            c.close()
+        except Exception:
+            pass
+
+
 def _targets():
     env = os.environ.get("PADDOCK_TEST_TARGETS")
     if not env:
@@ -137,15 +150,7 @@ def make_client(server):
         return c
 
     yield factory
-    for c in clients:
-        try:
-            c.stop()
-        except Exception:
-            pass
-        try:
-            c.close()
-        except Exception:
-            pass
+    stop_clients(clients)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import EventType
 
 import zkservers
-from conftest import TARGETS
+from conftest import TARGETS, stop_clients
 
 SESSION_TIMEOUT = 6.0      # seconds; the failover must fit well inside it
 FAILOVER_DEADLINE = 20.0   # a new leader after the old one died
@@ -117,15 +117,7 @@ def clients(ens):
         return c
 
     yield factory
-    for c in made:
-        try:
-            c.stop()
-        except Exception:
-            pass
-        try:
-            c.close()
-        except Exception:
-            pass
+    stop_clients(made)
 
 
 def per_server(ens, clients):
@@ -687,10 +679,5 @@ def test_observer_serves_and_forwards_but_does_not_vote(ensemble_kind):
         e.wait_roles()
         assert e.role(4) == "observer"
     finally:
-        for c in made:
-            try:
-                c.stop()
-                c.close()
-            except Exception:  # noqa: BLE001
-                pass
+        stop_clients(made)
         e.destroy()
