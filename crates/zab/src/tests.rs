@@ -731,10 +731,14 @@ fn random_schedules_keep_one_history() {
     let only: Option<u64> = std::env::var("ZAB_SIM_SEED")
         .ok()
         .and_then(|s| s.parse().ok());
+    let steps: usize = std::env::var("ZAB_SIM_STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3_000);
     if let Some(seed) = only {
-        return random_run(seed, 3_000);
+        return random_run(seed, steps);
     }
     for seed in 1..=seeds {
-        random_run(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15), 3_000);
+        random_run(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15), steps);
     }
 }
