@@ -32,14 +32,18 @@ def test_max_client_cnxns_per_ip(fresh_server):
     srv = fresh_server(extra_cfg={"maxClientCnxns": "3"})
     conns = [zkwire.RawClient(srv.host, srv.port) for _ in range(3)]
     try:
-        extra = zkwire.RawClient(srv.host, srv.port, connect=False)
+        extra = None
         try:
+            # The refusal may come as early as the TCP connect (a server
+            # that closes at accept can make connect() fail with EPIPE).
+            extra = zkwire.RawClient(srv.host, srv.port, connect=False)
             extra.handshake(10000)
             refused = False
         except OSError:
             refused = True
         assert refused or extra.is_closed_by_peer(5), "4th connection from one IP is refused"
-        extra.close()
+        if extra is not None:
+            extra.close()
         # the admitted connections keep working
         for c in conns:
             assert c.ping()[0].err == 0
