@@ -386,7 +386,11 @@ impl Core {
             return;
         };
         e.role = role;
-        tracing::info!("server {}: {}", e.zab.my_id(), describe(role));
+        tracing::info!(
+            "server {}: {}",
+            e.zab.my_id(),
+            describe(role, e.zab.why_looking())
+        );
         if let Role::Leading {
             epoch,
             serving: true,
@@ -566,9 +570,9 @@ impl Core {
     }
 }
 
-fn describe(role: Role) -> String {
+fn describe(role: Role, why_looking: &str) -> String {
     match role {
-        Role::Looking => "looking for a leader".into(),
+        Role::Looking => format!("looking for a leader ({why_looking})"),
         Role::Following {
             leader,
             serving: false,

@@ -8,7 +8,7 @@
 //! with simulated peers, links and disks.
 //!
 //! The phases, as in the ZAB papers and ZooKeeper:
-//! 1. **Election** ([`election`]): fast leader election picks the peer with
+//! 1. **Election** (`election.rs`): fast leader election picks the peer with
 //!    the highest (current epoch, last zxid, id) a quorum backs.
 //! 2. **Discovery**: followers send FOLLOWERINFO (accepted epoch, last
 //!    zxid); once a quorum has, the leader picks an epoch above every
@@ -42,7 +42,7 @@
 //! link to the leader drops.
 #![deny(missing_docs)]
 
-pub mod election;
+mod election;
 pub mod message;
 mod peer;
 

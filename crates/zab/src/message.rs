@@ -87,9 +87,9 @@ pub enum Message {
         /// The serialized state (the server's snapshot format).
         state: Vec<u8>,
     },
-    /// Sync: the follower's history has diverged from or fallen behind the
-    /// leader's window; nothing to do but what follows (kept for clarity
-    /// in traces: the DIFF marker, followed by proposals).
+    /// Sync by DIFF begins: the follower's history up to `from` is the
+    /// leader's, and the proposals after it follow (with SNAP, the
+    /// snapshot message marks the start instead).
     Diff {
         /// The follower's last zxid the diff continues from.
         from: Zxid,

@@ -31,6 +31,8 @@ pub struct Zab {
     early_info: BTreeMap<Sid, (i64, Zxid)>,
     /// When this peer last told everyone its vote.
     last_notified: u64,
+    /// Why the last election began (for the driver's log).
+    why_looking: &'static str,
     out: Vec<Command>,
 }
 
@@ -136,6 +138,7 @@ impl Zab {
             state: State::Looking,
             early_info: BTreeMap::new(),
             last_notified: 0,
+            why_looking: "",
             out: Vec::new(),
             cfg,
         }
@@ -184,6 +187,11 @@ impl Zab {
                     .collect::<Vec<_>>()
             ),
         }
+    }
+
+    /// Why the current (or last) election began.
+    pub fn why_looking(&self) -> &'static str {
+        self.why_looking
     }
 
     /// Whether this peer observes (never votes).
@@ -249,7 +257,7 @@ impl Zab {
     }
 
     /// The log made everything up to `zxid` durable.
-    pub fn on_durable(&mut self, now: u64, zxid: Zxid) {
+    pub fn on_durable(&mut self, _now: u64, zxid: Zxid) {
         // A report for txns a snapshot install made void says nothing.
         if zxid > self.logged {
             return;
@@ -259,7 +267,7 @@ impl Zab {
             State::Looking => {}
             State::Following(_) => self.follower_durable(),
             State::Leading(_) => {
-                self.maybe_establish(now);
+                self.maybe_establish();
                 self.try_commit();
             }
         }
@@ -391,8 +399,8 @@ impl Zab {
 
     // ---- election ----
 
-    fn look(&mut self, now: u64, why: &str) {
-        let _ = (now, why);
+    fn look(&mut self, now: u64, why: &'static str) {
+        self.why_looking = why;
         self.state = State::Looking;
         self.early_info.clear();
         let own = Vote {
@@ -474,8 +482,8 @@ impl Zab {
             for (sid, (acc, last)) in std::mem::take(&mut self.early_info) {
                 self.on_follower_info(now, sid, acc, last);
             }
-            self.maybe_decide_epoch(now);
-            self.maybe_establish(now);
+            self.maybe_decide_epoch();
+            self.maybe_establish();
         } else {
             self.early_info.clear();
             self.state = State::Following(Follower {
@@ -642,13 +650,13 @@ impl Zab {
                 last_zxid,
             } => {
                 self.on_follower_info(now, from, accepted_epoch, last_zxid);
-                self.maybe_decide_epoch(now);
+                self.maybe_decide_epoch();
             }
             Message::AckEpoch {
                 current_epoch,
                 last_zxid,
             } => self.on_ack_epoch(now, from, current_epoch, last_zxid),
-            Message::AckNewLeader { zxid } => self.on_ack_new_leader(now, from, zxid),
+            Message::AckNewLeader { zxid } => self.on_ack_new_leader(from, zxid),
             Message::Ack { zxid } => {
                 let State::Leading(l) = &mut self.state else {
                     return;
@@ -705,7 +713,7 @@ impl Zab {
         }
     }
 
-    fn maybe_decide_epoch(&mut self, _now: u64) {
+    fn maybe_decide_epoch(&mut self) {
         let State::Leading(l) = &mut self.state else {
             return;
         };
@@ -771,7 +779,9 @@ impl Zab {
         let State::Leading(l) = &self.state else {
             return;
         };
-        let epoch = l.epoch.expect("syncing needs the epoch");
+        let Some(epoch) = l.epoch else {
+            return; // learners are synced only once the epoch is decided
+        };
         let established = l.established;
         let in_history = last == self.window_base
             || (last > self.window_base
@@ -822,7 +832,7 @@ impl Zab {
         }
     }
 
-    fn on_ack_new_leader(&mut self, now: u64, from: Sid, zxid: Zxid) {
+    fn on_ack_new_leader(&mut self, from: Sid, zxid: Zxid) {
         let State::Leading(l) = &mut self.state else {
             return;
         };
@@ -842,13 +852,13 @@ impl Zab {
             self.send(from, Message::UpToDate);
             self.try_commit();
         } else {
-            self.maybe_establish(now);
+            self.maybe_establish();
         }
     }
 
     /// Begins the reign once a quorum (this leader included, its own
     /// history durable) has acknowledged NEWLEADER.
-    fn maybe_establish(&mut self, _now: u64) {
+    fn maybe_establish(&mut self) {
         let State::Leading(l) = &mut self.state else {
             return;
         };
