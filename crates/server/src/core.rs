@@ -297,19 +297,17 @@ impl Core {
         // `superDigest` is `user:base64(sha1(user:password))`, the same
         // form as a digest identity, so an auth packet that produces it is super.
         let super_id = cfg.super_digest.clone();
-        let max_existing = sessions.keys().copied().max().unwrap_or(0);
-        let server_id = if ensemble.is_some() {
-            cfg.my_id as u8
-        } else {
-            0
+        // Standalone: above every recovered session. In an ensemble the
+        // id's top byte is this server's (as ZooKeeper's), so ids never
+        // collide with another member's; the recovered maximum may be one
+        // of theirs and is no floor.
+        let next_session_id = match ensemble {
+            Some(_) => crate::sessions::initial_session_id(cfg.my_id as u8, wall_ms() as u64),
+            None => {
+                let max_existing = sessions.keys().copied().max().unwrap_or(0);
+                crate::sessions::initial_session_id(0, wall_ms() as u64).max(max_existing + 1)
+            }
         };
-        let next_session_id = crate::sessions::initial_session_id(server_id, wall_ms() as u64).max(
-            if ensemble.is_some() {
-                0
-            } else {
-                max_existing + 1
-            },
-        );
         let snap_threshold = snap_threshold(cfg.snap_count, last_zxid ^ snap_salt(&cfg));
         let snap_nodes = tree.znode_count() as u64;
         Core {
@@ -630,9 +628,7 @@ impl Core {
                 );
             }
             Request::Sync(s) if self.forwards() => {
-                if let Some(id) = self.forward_sync() {
-                    self.remember_sync(id, sid);
-                }
+                self.forward_sync(sid);
                 self.push_pending(
                     sid,
                     Pending::Sync {
@@ -691,8 +687,30 @@ impl Core {
         prepare: impl FnOnce(&mut Prepper, &DataTree, &PrepContext) -> TxnEntry,
     ) -> TxnEntry {
         let c = &self.conns[&conn];
-        let (auth, is_super) = (c.auth.clone(), c.is_super);
-        self.prepare_as(sid, xid, &auth, is_super, prepare)
+        let ctx = self.prep_context(sid, xid, &c.auth, c.is_super);
+        prepare(&mut self.prepper, &self.tree, &ctx)
+    }
+
+    /// What a write of session `sid` is prepared with: its identities (its
+    /// connection's, here or on the follower that forwarded it), the next
+    /// zxid and the time.
+    fn prep_context<'a>(
+        &self,
+        sid: i64,
+        xid: i32,
+        auth: &'a [Id],
+        is_super: bool,
+    ) -> PrepContext<'a> {
+        PrepContext {
+            session_id: sid,
+            cxid: xid,
+            zxid: self.next_zxid,
+            time_ms: wall_ms(),
+            auth: AuthContext {
+                ids: auth,
+                is_super,
+            },
+        }
     }
 
     /// Prepares a write of session `sid` with the given identities (its
@@ -705,16 +723,7 @@ impl Core {
         is_super: bool,
         prepare: impl FnOnce(&mut Prepper, &DataTree, &PrepContext) -> TxnEntry,
     ) -> TxnEntry {
-        let ctx = PrepContext {
-            session_id: sid,
-            cxid: xid,
-            zxid: self.next_zxid,
-            time_ms: wall_ms(),
-            auth: AuthContext {
-                ids: auth,
-                is_super,
-            },
-        };
+        let ctx = self.prep_context(sid, xid, auth, is_super);
         prepare(&mut self.prepper, &self.tree, &ctx)
     }
 

@@ -402,6 +402,10 @@ impl Core {
             self.tracker.renew_all(now);
         }
         if was && !self.serving() {
+            if let Some(e) = self.ensemble.as_mut() {
+                e.syncs.clear();
+                e.touched.clear();
+            }
             self.drop_clients();
         }
     }
@@ -462,18 +466,16 @@ impl Core {
         }
     }
 
-    /// Follower: forwards a client's `sync`; its answer sets the zxid to wait for.
-    pub(crate) fn forward_sync(&mut self) -> Option<u64> {
-        let e = self.ensemble.as_mut()?;
+    /// Follower: forwards session `sid`'s `sync` to the leader; its
+    /// answer sets the zxid the session's pending sync waits for.
+    pub(crate) fn forward_sync(&mut self, sid: i64) {
+        let Some(e) = self.ensemble.as_mut() else {
+            return;
+        };
         let id = e.next_sync;
         e.next_sync += 1;
-        self.send_leader(AppMsg::Sync { id }).then_some(id)
-    }
-
-    pub(crate) fn remember_sync(&mut self, id: u64, sid: i64) {
-        if let Some(e) = self.ensemble.as_mut() {
-            e.syncs.insert(id, sid);
-        }
+        e.syncs.insert(id, sid);
+        self.send_leader(AppMsg::Sync { id });
     }
 
     /// Time passed: ZAB's timers, and a follower's session touches.
