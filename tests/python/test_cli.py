@@ -27,7 +27,11 @@ def zkcli(server, *args, check=True):
     p = subprocess.run([ZKCLI, "-server", server.connect, *args], capture_output=True,
                        text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
     out = p.stdout + p.stderr
-    out = "\n".join(l for l in out.splitlines() if not l.startswith("SLF4J"))
+    # Logging noise, and the connection event zkCli's watcher thread prints
+    # ("WATCHER::", "WatchedEvent ... type:None", blank lines around them)
+    # wherever it lands among the command's own output.
+    out = "\n".join(l for l in out.splitlines()
+                    if l.strip() and not l.startswith(("SLF4J", "WATCHER::", "WatchedEvent")))
     if check:
         assert p.returncode == 0, f"zkCli {args} exited {p.returncode}:\n{out}"
     return p.returncode, out
