@@ -86,10 +86,22 @@ pub(crate) fn canonical(path: &str) -> &str {
     }
 }
 
-/// Java's `String.length()` of `path`: UTF-16 units (used for ZooKeeper's
-/// approximate data size).
-pub(crate) fn java_len(path: &str) -> u64 {
-    path.chars().map(|c| c.len_utf16() as u64).sum()
+/// Java's `String.length()` of a path, from its (valid) UTF-8 bytes: UTF-16
+/// units, used for ZooKeeper's approximate data size. Counted without
+/// decoding: one unit per character, two for the 4-byte ones (a surrogate
+/// pair in Java). Recovery counts a million paths with it; most are ASCII.
+pub(crate) fn utf16_len(bytes: &[u8]) -> u64 {
+    if bytes.is_ascii() {
+        return bytes.len() as u64;
+    }
+    bytes
+        .iter()
+        .map(|&b| match b {
+            0x80..=0xBF => 0,
+            0xF0..=0xFF => 2,
+            _ => 1,
+        })
+        .sum()
 }
 
 #[cfg(test)]
@@ -146,6 +158,10 @@ mod tests {
         assert_eq!(parent("/"), Some("/"));
         assert_eq!(parent("a"), None);
         assert_eq!(name("/a/b"), "b");
-        assert_eq!(java_len("/😀"), 3);
+        assert_eq!(utf16_len("/😀".as_bytes()), 3);
+        for p in ["/", "/abc", "/é/ü", "/日本", "/😀/a😀b", "/\u{7f}\u{80}\u{7ff}\u{800}\u{ffff}\u{10000}"] {
+            let units = p.chars().map(|c| c.len_utf16() as u64).sum::<u64>();
+            assert_eq!(utf16_len(p.as_bytes()), units, "{p}");
+        }
     }
 }

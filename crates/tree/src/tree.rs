@@ -279,7 +279,7 @@ impl DataTree {
         let n = self.store.node(i);
         let add = content_digest(n.path_bytes(), n.data()).wrapping_add(self.meta_digest(n));
         self.digest = self.digest.wrapping_add(add);
-        self.data_size += path::java_len(n.path()) + n.data().len() as u64;
+        self.data_size += path::utf16_len(n.path_bytes()) + n.data().len() as u64;
         let owner = n.stat.ephemeral_owner;
         match EphemeralType::of(owner) {
             EphemeralType::Void => {}
@@ -308,7 +308,7 @@ impl DataTree {
             .wrapping_sub(self.meta_digest(&node));
         self.data_size = self
             .data_size
-            .saturating_sub(path::java_len(node.path()) + node.data().len() as u64);
+            .saturating_sub(path::utf16_len(node.path_bytes()) + node.data().len() as u64);
         let owner = node.stat.ephemeral_owner;
         match EphemeralType::of(owner) {
             EphemeralType::Void => {}

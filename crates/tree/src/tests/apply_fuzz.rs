@@ -127,7 +127,7 @@ pub(crate) fn check_invariants(t: &DataTree) {
     let mut acls = BTreeSet::new();
     for i in t.store.slots() {
         let n = t.store.node(i);
-        size += crate::path::java_len(n.path()) + n.data().len() as u64;
+        size += crate::path::utf16_len(n.path_bytes()) + n.data().len() as u64;
         acls.insert(n.acl);
         match EphemeralType::of(n.stat.ephemeral_owner) {
             EphemeralType::Normal => {
