@@ -159,7 +159,14 @@ mod tests {
         assert_eq!(parent("a"), None);
         assert_eq!(name("/a/b"), "b");
         assert_eq!(utf16_len("/😀".as_bytes()), 3);
-        for p in ["/", "/abc", "/é/ü", "/日本", "/😀/a😀b", "/\u{7f}\u{80}\u{7ff}\u{800}\u{ffff}\u{10000}"] {
+        for p in [
+            "/",
+            "/abc",
+            "/é/ü",
+            "/日本",
+            "/😀/a😀b",
+            "/\u{7f}\u{80}\u{7ff}\u{800}\u{ffff}\u{10000}",
+        ] {
             let units = p.chars().map(|c| c.len_utf16() as u64).sum::<u64>();
             assert_eq!(utf16_len(p.as_bytes()), units, "{p}");
         }

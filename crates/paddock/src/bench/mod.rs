@@ -85,6 +85,7 @@ async fn run_all(o: &RunOptions) -> ExitCode {
         populate_next: Arc::new(AtomicU64::new(0)),
         populate_count: o.count,
         create_until: 0,
+        delete_from: None,
     };
     if !o.json {
         println!(
@@ -119,7 +120,7 @@ async fn run_all(o: &RunOptions) -> ExitCode {
             Workload::Watch => watch::run_watch(o, plan(w)).await,
             Workload::Delete => {
                 match run::nodes_for_delete(o, plan(Workload::Create), &mut state).await {
-                    Ok(()) => run::run_workload(o, plan(w), &mut state, true).await,
+                    Ok(()) => run::run_delete(o, plan(w), &mut state).await,
                     Err(e) => Err(e),
                 }
             }

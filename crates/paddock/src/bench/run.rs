@@ -85,6 +85,8 @@ pub struct RunState {
     pub keys_made: bool,
     /// Creates per second of the last timed create run.
     pub create_rate: f64,
+    /// Per session, how far the last delete got.
+    pub deleted: Vec<u64>,
 }
 
 /// A request in flight.
@@ -275,7 +277,8 @@ pub async fn run_workload(
 ) -> io::Result<Measured> {
     prepare(o, &plan, state).await?;
     let conns = connect_all(o, o.sessions).await?;
-    let finite = plan.workload == Workload::Populate || plan.create_until > 0;
+    let finite =
+        plan.workload == Workload::Populate || plan.create_until > 0 || plan.delete_from.is_some();
     let start = if finite || o.warmup.is_zero() {
         Phase::Measure
     } else {
@@ -336,12 +339,29 @@ pub async fn run_workload(
         state.created = gens.iter().map(|g| g.created).collect();
     }
     if plan.workload == Workload::Delete {
-        state.created.clear();
+        state.deleted = gens.iter().map(|g| g.deleted).collect();
     }
     let m = window.into_measured(plan.workload, tally, lost, &o.server_pids);
     if plan.workload == Workload::Create && !finite {
         state.create_rate = m.ops_per_s();
     }
+    Ok(m)
+}
+
+/// The delete workload, then (unrecorded) the deletion of every node create
+/// made that the measured window did not reach. The top-up before it is
+/// sized from each server's own create rate, so without this a faster
+/// server would run every later workload on a larger tree (and write larger
+/// snapshots) than a slower one: afterwards both hold the same nodes.
+pub async fn run_delete(o: &RunOptions, plan: Plan, state: &mut RunState) -> io::Result<Measured> {
+    let m = run_workload(o, plan.clone(), state, true).await?;
+    let rest = Plan {
+        delete_from: Some(state.deleted.clone().into()),
+        ..plan
+    };
+    run_workload(o, rest, state, false).await?;
+    state.created.clear();
+    state.deleted.clear();
     Ok(m)
 }
 

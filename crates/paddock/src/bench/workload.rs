@@ -51,6 +51,9 @@ pub struct Plan {
     pub populate_count: u64,
     /// Create: stop each session at this sequence number (0: never).
     pub create_until: u64,
+    /// Delete: per session, the sequence number to start at (what an earlier
+    /// delete reached); `Some` also makes the run go until nothing is left.
+    pub delete_from: Option<Arc<[u64]>>,
 }
 
 /// One session's generator.
@@ -61,7 +64,8 @@ pub struct Gen {
     path: String,
     /// Create: next sequence number; delete: how many create made.
     pub created: u64,
-    deleted: u64,
+    /// Delete: the next sequence number to delete.
+    pub deleted: u64,
     /// Churn: per slot, the node to delete next (empty: create next).
     churn_pending: Vec<String>,
 }
@@ -70,13 +74,18 @@ impl Gen {
     /// A generator for session number `session` with `depth` slots;
     /// `created` is what an earlier create left for delete.
     pub fn new(plan: Plan, session: usize, depth: usize, created: u64) -> Gen {
+        let deleted = plan
+            .delete_from
+            .as_ref()
+            .and_then(|d| d.get(session).copied())
+            .unwrap_or(0);
         Gen {
             plan,
             session,
             rng: 0x9E37_79B9_7F4A_7C15 ^ (session as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
             path: String::with_capacity(128),
+            deleted,
             created,
-            deleted: 0,
             churn_pending: vec![String::with_capacity(64); depth],
         }
     }
@@ -223,6 +232,7 @@ mod tests {
             populate_next: Arc::new(AtomicU64::new(0)),
             populate_count: 3,
             create_until: 0,
+            delete_from: None,
         }
     }
 
