@@ -231,13 +231,7 @@ pub async fn create_all(
 /// Everything a workload needs in the tree before it starts.
 async fn prepare(o: &RunOptions, plan: &Plan, state: &mut RunState) -> io::Result<()> {
     let mut conn = Conn::connect(o.addr(0), o.session_timeout_ms).await?;
-    let mut dirs = Vec::new();
-    let mut at = 0;
-    while let Some(i) = plan.base[at + 1..].find('/') {
-        at += 1 + i;
-        dirs.push(plan.base[..at].to_string());
-    }
-    dirs.push(plan.base.clone());
+    let mut dirs = base_and_ancestors(&plan.base);
     dirs.extend(workload::parents(plan, o.sessions));
     create_all(&mut conn, dirs, b"").await?;
     let needs_keys = matches!(
@@ -250,6 +244,17 @@ async fn prepare(o: &RunOptions, plan: &Plan, state: &mut RunState) -> io::Resul
     }
     conn.close(CLOSE_DEADLINE).await;
     Ok(())
+}
+
+/// `base` and each of its ancestors but `/`, parents first.
+pub fn base_and_ancestors(base: &str) -> Vec<String> {
+    let mut dirs: Vec<String> = base
+        .match_indices('/')
+        .filter(|&(i, _)| i > 0)
+        .map(|(i, _)| base[..i].to_string())
+        .collect();
+    dirs.push(base.to_string());
+    dirs
 }
 
 /// Connects `n` sessions at once, session `i` to `o.addr(i)`.
@@ -529,5 +534,20 @@ pub fn spawn_progress(label: String, ctl: Arc<Control>, total: Option<u64>) -> J
 pub fn end_progress_line(quiet: bool) {
     if !quiet && io::stderr().is_terminal() {
         let _ = write!(io::stderr(), "\r\x1b[K");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base_and_ancestors;
+
+    #[test]
+    fn base_comes_after_its_ancestors() {
+        assert_eq!(base_and_ancestors("/b"), vec!["/b"]);
+        assert_eq!(
+            base_and_ancestors("/paddock-bench/r123"),
+            vec!["/paddock-bench", "/paddock-bench/r123"]
+        );
+        assert_eq!(base_and_ancestors("/a/b/c"), vec!["/a", "/a/b", "/a/b/c"]);
     }
 }

@@ -43,7 +43,7 @@ struct Fanout {
 /// Runs the watch workload.
 pub async fn run_watch(o: &RunOptions, plan: Plan) -> io::Result<Measured> {
     let mut setup = Conn::connect(o.addr(0), o.session_timeout_ms).await?;
-    let mut dirs = vec![plan.base.clone()];
+    let mut dirs = run::base_and_ancestors(&plan.base);
     dirs.extend(workload::parents(&plan, 1));
     run::create_all(&mut setup, dirs, &plan.value).await?;
     setup.close(run::CLOSE_DEADLINE).await;
