@@ -87,6 +87,7 @@ fn server(args: &[String]) -> ExitCode {
         }
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.worker_threads())
         .enable_all()
         .build()
     {
