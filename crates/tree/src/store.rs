@@ -385,13 +385,15 @@ const CHUNK: usize = 4096;
 /// small tree stays small.
 #[derive(Debug, Clone, Default)]
 struct Slab {
+    /// Every chunk but the last is full.
     chunks: Vec<Vec<Option<Node>>>,
-    len: usize,
 }
 
 impl Slab {
     fn len(&self) -> usize {
-        self.len
+        self.chunks
+            .last()
+            .map_or(0, |c| (self.chunks.len() - 1) * CHUNK + c.len())
     }
 
     fn get(&self, i: usize) -> Option<&Option<Node>> {
@@ -411,7 +413,6 @@ impl Slab {
                 self.chunks.push(c);
             }
         }
-        self.len += 1;
     }
 
     fn iter(&self) -> impl Iterator<Item = &Option<Node>> + '_ {
