@@ -124,6 +124,11 @@ impl ZabConfig {
         self.voters.contains(&sid)
     }
 
+    /// How many of `sids` vote.
+    pub fn voters_among<'a>(&self, sids: impl IntoIterator<Item = &'a Sid>) -> usize {
+        sids.into_iter().filter(|s| self.is_voter(**s)).count()
+    }
+
     /// Whether `sid` is a member (voter or observer).
     pub fn is_member(&self, sid: Sid) -> bool {
         self.is_voter(sid) || self.observers.contains(&sid)

@@ -717,7 +717,7 @@ impl Zab {
         let State::Leading(l) = &mut self.state else {
             return;
         };
-        let voters = l.infos.keys().filter(|s| self.cfg.is_voter(**s)).count();
+        let voters = self.cfg.voters_among(l.infos.keys());
         if l.epoch.is_some() || voters < self.cfg.quorum() {
             return;
         }
@@ -753,11 +753,7 @@ impl Zab {
         }
         x.phase = LearnerPhase::EpochAcked(last);
         l.epoch_acks.insert(from, (current, last));
-        let voters = l
-            .epoch_acks
-            .keys()
-            .filter(|s| self.cfg.is_voter(**s))
-            .count();
+        let voters = self.cfg.voters_among(l.epoch_acks.keys());
         if l.established || voters >= self.cfg.quorum() {
             let ready: Vec<(Sid, Zxid)> = l
                 .learners
