@@ -361,7 +361,7 @@ pub async fn run_workload(
 pub async fn run_delete(o: &RunOptions, plan: Plan, state: &mut RunState) -> io::Result<Measured> {
     let m = run_workload(o, plan.clone(), state, true).await?;
     let rest = Plan {
-        delete_from: Some(state.deleted.clone().into()),
+        delete_from: Some(std::mem::take(&mut state.deleted).into()),
         ..plan
     };
     run_workload(o, rest, state, false).await?;
