@@ -34,6 +34,24 @@ run options:
   --server-pid PIDS       read the server's CPU time and RSS from /proc around each window;
                           a comma-separated list (an ensemble's processes) is summed:
                           utime+stime of all, VmRSS and VmHWM added up (sum of the peaks)
+  --rate SPEC             open loop: offer a fixed rate instead of running as fast as the
+                          server answers. SPEC is ops/s over all sessions for every
+                          workload run (e.g. 20000), or per workload, e.g.
+                          create=20000,get=50000 (workloads not listed run closed-loop).
+                          Session i of n sends its k-th request at (k*n + i)/rate s
+                          after the start (rate/n per session, the sessions' schedules
+                          staggered), once it is due and fewer than --depth are in
+                          flight; latency runs from the request's scheduled time, so
+                          when the server falls behind, the queue shows in the latency
+                          (a wake-up also sends what falls due within the next 2 ms,
+                          the timer's granularity, timed from its send). An op is what
+                          the workload counts: a request (churn: a create or a delete);
+                          for watch an event (sets at rate/--watchers per second,
+                          latency from the set's scheduled time to each event); the
+                          nodes delete uses are made and its leftovers drained
+                          closed-loop, unrecorded, as without a rate. Reports the
+                          target and achieved rates (JSON: rate_target, rate_achieved,
+                          behind); achieved below 95% of the target warns on stderr.
   --label NAME            name of the server in the output (default: the address)
   --threads N             client runtime worker threads (default: all CPUs)
   --json                  print one JSON document on stdout instead of a table
@@ -119,6 +137,73 @@ impl FromStr for Workload {
     }
 }
 
+/// A workload below this share of its target rate fell behind.
+pub const RATE_BEHIND_SHARE: f64 = 0.95;
+/// The highest rate `--rate` accepts, ops/s.
+const RATE_MAX_PER_S: f64 = 10_000_000.0;
+
+/// `--rate`: which workloads run open-loop, at how many ops/s (over all
+/// sessions); the rest run closed-loop.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rates {
+    /// The rate of every workload (`--rate N`).
+    all: Option<f64>,
+    /// Per-workload rates (`--rate w=N,...`), in the order given.
+    each: Vec<(Workload, f64)>,
+    /// The spec as given (empty: no `--rate`).
+    pub spec: String,
+}
+
+impl Rates {
+    /// The target rate of `w` in ops/s; `None`: closed-loop.
+    pub fn get(&self, w: Workload) -> Option<f64> {
+        self.all
+            .or_else(|| self.each.iter().find(|(x, _)| *x == w).map(|&(_, r)| r))
+    }
+
+    /// Parses `N` or `workload=N,workload=N,...`.
+    pub fn parse(spec: &str) -> Result<Rates, String> {
+        let spec = spec.trim();
+        if !spec.contains('=') {
+            return Ok(Rates {
+                all: Some(rate("--rate", spec)?),
+                each: Vec::new(),
+                spec: spec.to_string(),
+            });
+        }
+        let mut each: Vec<(Workload, f64)> = Vec::new();
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, value) = item
+                .split_once('=')
+                .ok_or_else(|| format!("--rate: {item:?} is not WORKLOAD=OPS_PER_S"))?;
+            let w: Workload = name.trim().parse().map_err(|e| format!("--rate: {e}"))?;
+            if each.iter().any(|(x, _)| *x == w) {
+                return Err(format!("--rate: {w} is given twice"));
+            }
+            each.push((w, rate(&format!("--rate {w}"), value.trim())?));
+        }
+        Ok(Rates {
+            all: None,
+            each,
+            spec: spec.to_string(),
+        })
+    }
+
+    /// Workloads given a rate of their own.
+    fn named(&self) -> impl Iterator<Item = Workload> + '_ {
+        self.each.iter().map(|&(w, _)| w)
+    }
+}
+
+/// One positive, finite rate in ops/s.
+fn rate(what: &str, v: &str) -> Result<f64, String> {
+    let r: f64 = num(what, v)?;
+    if !(r.is_finite() && r > 0.0 && r <= RATE_MAX_PER_S) {
+        return Err(format!("{what}: {v} ops/s is not in (0, {RATE_MAX_PER_S}]"));
+    }
+    Ok(r)
+}
+
 /// Options of `paddock bench run`.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -152,6 +237,9 @@ pub struct RunOptions {
     /// The server's PIDs (several for an ensemble, summed), for CPU and
     /// memory readings; empty: none.
     pub server_pids: Vec<u32>,
+    /// Open-loop target rates (`--rate`); by default every workload runs
+    /// closed-loop.
+    pub rates: Rates,
     /// Name of the server in reports.
     pub label: String,
     /// Client runtime worker threads (0: all CPUs).
@@ -186,6 +274,7 @@ impl Default for RunOptions {
             session_timeout_ms: 30_000,
             base: "/paddock-bench".into(),
             server_pids: Vec::new(),
+            rates: Rates::default(),
             label: String::new(),
             threads: 0,
             json: false,
@@ -325,6 +414,7 @@ fn parse_run(args: &[String]) -> Result<RunOptions, String> {
             "--session-timeout-ms" => o.session_timeout_ms = num(flag, v)?,
             "--base" => o.base = v.trim_end_matches('/').into(),
             "--server-pid" => o.server_pids = list(flag, v)?,
+            "--rate" => o.rates = Rates::parse(v)?,
             "--label" => o.label = v.into(),
             "--threads" => o.threads = num(flag, v)?,
             "--json" => o.json = true,
@@ -361,6 +451,9 @@ fn validate_run(o: &RunOptions) -> Result<(), String> {
     }
     if o.workloads.is_empty() {
         return Err("--workloads is empty".into());
+    }
+    if let Some(w) = o.rates.named().find(|w| !o.workloads.contains(w)) {
+        return Err(format!("--rate names {w}, which --workloads does not run"));
     }
     Ok(())
 }
@@ -478,6 +571,65 @@ mod tests {
         assert!(parse(&args("--connect ,")).is_err());
         assert!(parse(&args("--connect nohost")).is_err());
         assert!(parse(&args("--server-pid 1,x")).is_err());
+    }
+
+    fn run(s: &str) -> Box<RunOptions> {
+        match parse(&args(s)).unwrap() {
+            Command::Run(o) => o,
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_rate_is_closed_loop() {
+        let o = run("--workloads create,get");
+        assert_eq!(o.rates, Rates::default());
+        assert_eq!(o.rates.get(Workload::Create), None);
+    }
+
+    #[test]
+    fn one_rate_applies_to_every_workload() {
+        let o = run("--rate 2500.5 --workloads create,watch");
+        for w in Workload::STANDARD.iter().chain(&[Workload::Populate]) {
+            assert_eq!(o.rates.get(*w), Some(2500.5), "{w}");
+        }
+        assert_eq!(o.rates.spec, "2500.5");
+    }
+
+    #[test]
+    fn per_workload_rates_leave_the_rest_closed_loop() {
+        let o = run("--workloads create,delete,get --rate create=1000,delete=2e3");
+        assert_eq!(o.rates.get(Workload::Create), Some(1000.0));
+        assert_eq!(o.rates.get(Workload::Delete), Some(2000.0));
+        assert_eq!(o.rates.get(Workload::Get), None);
+        let o = run("--rate create=10,get=20, --workloads get,create");
+        assert_eq!(o.rates.get(Workload::Get), Some(20.0));
+        assert_eq!(o.rates.spec, "create=10,get=20,");
+    }
+
+    #[test]
+    fn bad_rates_are_refused() {
+        for bad in [
+            "--rate 0",
+            "--rate -5",
+            "--rate inf",
+            "--rate NaN",
+            "--rate fast",
+            "--rate 1e9",
+            "--rate create=",
+            "--rate create=0",
+            "--rate nope=5",
+            "--rate create=5,create=6",
+            "--rate create=5,7",
+            "--rate =5",
+            "--workloads get --rate create=5",
+        ] {
+            assert!(parse(&args(bad)).is_err(), "{bad}");
+        }
+        let Err(e) = parse(&args("--workloads get --rate set=5")) else {
+            panic!("accepted")
+        };
+        assert!(e.contains("set"), "{e}");
     }
 
     #[test]

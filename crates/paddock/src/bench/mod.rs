@@ -8,6 +8,7 @@
 //!   reused buffer, replies framed in place.
 //! - [`workload`]: what each session sends next, per pipeline slot.
 //! - [`run`]: the driver: one task per session, warm-up, measured window.
+//! - [`pace`]: open loop (`--rate`): the schedule, the paced session.
 //! - [`watch`]: the watch fan-out workload (its own sessions and rounds).
 //! - [`report`]: HDR histograms, the text table, JSON.
 //! - [`procstat`]: CPU seconds and RSS from /proc.
@@ -16,6 +17,7 @@
 
 mod args;
 mod client;
+mod pace;
 mod plot;
 mod procstat;
 mod ready;
@@ -86,11 +88,22 @@ async fn run_all(o: &RunOptions) -> ExitCode {
         populate_count: o.count,
         create_until: 0,
         delete_from: None,
+        rate: o.rates.get(workload),
     };
     if !o.json {
         println!(
-            "{}: {} sessions x depth {}, {} B values, warm-up {:?}, window {:?}",
-            o.label, o.sessions, o.depth, o.value_size, o.warmup, o.duration
+            "{}: {} sessions x depth {}, {} B values, warm-up {:?}, window {:?}{}",
+            o.label,
+            o.sessions,
+            o.depth,
+            o.value_size,
+            o.warmup,
+            o.duration,
+            if o.rates.spec.is_empty() {
+                String::new()
+            } else {
+                format!(", offered ops/s {}", o.rates.spec)
+            }
         );
         println!("{}", report::table_header());
     }
@@ -119,7 +132,8 @@ async fn run_all(o: &RunOptions) -> ExitCode {
         let result = match w {
             Workload::Watch => watch::run_watch(o, plan(w)).await,
             Workload::Delete => {
-                match run::nodes_for_delete(o, plan(Workload::Create), &mut state).await {
+                let rate = o.rates.get(w);
+                match run::nodes_for_delete(o, plan(Workload::Create), rate, &mut state).await {
                     Ok(()) => run::run_delete(o, plan(w), &mut state).await,
                     Err(e) => Err(e),
                 }
@@ -128,6 +142,9 @@ async fn run_all(o: &RunOptions) -> ExitCode {
         };
         match result {
             Ok(m) => {
+                if let Some(warning) = report::behind_warning(&m) {
+                    eprintln!("paddock bench: {}: WARNING: {warning}", o.label);
+                }
                 if !o.json {
                     println!("{}", report::table_row(&m));
                 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
 
-use super::args::{RunOptions, Workload};
+use super::args::{RunOptions, Workload, RATE_BEHIND_SHARE};
 
 /// Lowest and highest latency the histograms hold, in nanoseconds.
 pub const LATENCY_NS_MIN: u64 = 1_000;
@@ -97,6 +97,8 @@ pub struct Measured {
     pub note: String,
     /// Workload-specific numbers (name, value).
     pub extra: Vec<(&'static str, f64)>,
+    /// The offered rate, ops/s, of an open-loop run (`None`: closed loop).
+    pub rate_target: Option<f64>,
 }
 
 impl Measured {
@@ -107,6 +109,13 @@ impl Measured {
         } else {
             0.0
         }
+    }
+
+    /// Whether an open-loop run did less than [`RATE_BEHIND_SHARE`] of its
+    /// target rate (`None`: closed loop).
+    pub fn behind(&self) -> Option<bool> {
+        let target = self.rate_target?;
+        Some(self.ops_per_s() < RATE_BEHIND_SHARE * target)
     }
 
     fn ms(&self, q: f64) -> f64 {
@@ -124,6 +133,22 @@ impl Measured {
         let cpu = self.server_cpu_s?;
         (self.tally.ops > 0).then(|| cpu * 1e6 / self.tally.ops as f64)
     }
+}
+
+/// A warning for an open-loop run that fell behind its target rate.
+pub fn behind_warning(m: &Measured) -> Option<String> {
+    if m.behind() != Some(true) {
+        return None;
+    }
+    let target = m.rate_target?;
+    Some(format!(
+        "{}: achieved {:.0} of {target:.0} ops/s offered ({:.0}%, below {:.0}%): the server \
+         (or this client) fell behind, so the latencies include the backlog",
+        m.workload,
+        m.ops_per_s(),
+        100.0 * m.ops_per_s() / target,
+        100.0 * RATE_BEHIND_SHARE
+    ))
 }
 
 /// The header of the text table.
@@ -165,6 +190,12 @@ pub fn table_row(m: &Measured) -> String {
         cpu,
         cli
     );
+    if let Some(target) = m.rate_target {
+        let _ = write!(row, "  offered={target:.0}/s");
+        if m.behind() == Some(true) {
+            row.push_str(" BEHIND");
+        }
+    }
     for (name, v) in &m.extra {
         let _ = write!(row, "  {name}={v:.3}");
     }
@@ -180,7 +211,7 @@ pub fn json(o: &RunOptions, results: &[Measured]) -> String {
     let _ = write!(
         s,
         "{{\"label\":{},\"connect\":{},\"sessions\":{},\"depth\":{},\"value_size\":{},\
-         \"keys\":{},\"watchers\":{},\"warmup_s\":{},\"duration_s\":{},\"results\":[",
+         \"keys\":{},\"watchers\":{},\"warmup_s\":{},\"duration_s\":{},",
         json_str(&o.label),
         json_str(&o.connect.join(",")),
         o.sessions,
@@ -191,6 +222,10 @@ pub fn json(o: &RunOptions, results: &[Measured]) -> String {
         o.warmup.as_secs_f64(),
         o.duration.as_secs_f64()
     );
+    if !o.rates.spec.is_empty() {
+        let _ = write!(s, "\"rate\":{},", json_str(&o.rates.spec));
+    }
+    s.push_str("\"results\":[");
     for (i, m) in results.iter().enumerate() {
         if i > 0 {
             s.push(',');
@@ -229,6 +264,14 @@ fn json_result(s: &mut String, m: &Measured) {
         opt(m.server_cpu_us_per_op()),
         opt(m.client_cpu_s)
     );
+    if let Some(target) = m.rate_target {
+        let _ = write!(
+            s,
+            ",\"rate_target\":{target:.1},\"rate_achieved\":{:.1},\"behind\":{}",
+            m.ops_per_s(),
+            m.behind() == Some(true)
+        );
+    }
     if let Some((rss, hwm)) = m.server_rss_kib {
         let _ = write!(s, ",\"server_rss_kib\":{rss},\"server_hwm_kib\":{hwm}");
     }
@@ -277,5 +320,51 @@ mod tests {
         assert_eq!((a.ops, a.errors, a.codes[&-101]), (2, 1, 1));
         assert_eq!(a.hist.len(), 2);
         assert_eq!(json_str("a\"b\n"), "\"a\\\"b\\u000a\"");
+    }
+
+    fn measured(ops: u64, seconds: f64, rate_target: Option<f64>) -> Measured {
+        let mut tally = Tally::new();
+        for _ in 0..ops {
+            tally.count(0, 1_000_000);
+        }
+        Measured {
+            workload: Workload::Set,
+            tally,
+            seconds,
+            server_cpu_s: None,
+            client_cpu_s: None,
+            server_rss_kib: None,
+            lost_sessions: 0,
+            note: String::new(),
+            extra: Vec::new(),
+            rate_target,
+        }
+    }
+
+    #[test]
+    fn behind_is_below_95_percent_of_the_target() {
+        assert_eq!(measured(100, 1.0, None).behind(), None);
+        assert_eq!(measured(95, 1.0, Some(100.0)).behind(), Some(false));
+        assert_eq!(measured(94, 1.0, Some(100.0)).behind(), Some(true));
+        assert!(behind_warning(&measured(95, 1.0, Some(100.0))).is_none());
+        let w = behind_warning(&measured(50, 1.0, Some(100.0))).unwrap();
+        assert!(w.contains("achieved 50 of 100 ops/s"), "{w}");
+    }
+
+    #[test]
+    fn json_has_rate_fields_only_for_open_loop_runs() {
+        let mut o = RunOptions::default();
+        let closed = json(&o, &[measured(10, 1.0, None)]);
+        assert!(!closed.contains("rate"), "{closed}");
+        o.rates = crate::bench::args::Rates::parse("set=200").unwrap();
+        let open = json(&o, &[measured(100, 1.0, Some(200.0))]);
+        assert!(
+            open.contains("\"rate\":\"set=200\",\"results\":[{"),
+            "{open}"
+        );
+        assert!(
+            open.contains("\"rate_target\":200.0,\"rate_achieved\":100.0,\"behind\":true"),
+            "{open}"
+        );
     }
 }

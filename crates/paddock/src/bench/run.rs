@@ -3,7 +3,9 @@
 //!
 //! A reply counts in the window when it arrives while the phase is
 //! [`Phase::Measure`]; the server's and this process's CPU time are read at
-//! the two phase changes that bound the window.
+//! the two phase changes that bound the window. Sessions run closed-loop
+//! ([`run_session`]: a new request as each reply comes back) or, with a
+//! rate, open-loop on a schedule ([`pace::run_paced_session`]).
 
 use std::collections::VecDeque;
 use std::io::{self, IsTerminal, Write as _};
@@ -16,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::args::{RunOptions, Workload};
 use super::client::Conn;
+use super::pace::{self, Schedule};
 use super::procstat;
 use super::report::{Measured, Tally};
 use super::workload::{self, Gen, Plan, Tag};
@@ -48,6 +51,8 @@ pub struct Control {
     pub failures: AtomicU64,
     /// Signalled when a session runs out of work before the window ends.
     pub ran_out: Notify,
+    /// Wakes every waiter when the phase becomes [`Phase::Stop`].
+    pub stopped: Notify,
 }
 
 impl Control {
@@ -58,6 +63,7 @@ impl Control {
             replies: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             ran_out: Notify::new(),
+            stopped: Notify::new(),
         }
     }
 
@@ -73,6 +79,9 @@ impl Control {
     /// Moves to `phase`.
     pub fn set(&self, phase: Phase) {
         self.phase.store(phase as u8, Ordering::Release);
+        if phase == Phase::Stop {
+            self.stopped.notify_waiters();
+        }
     }
 }
 
@@ -83,8 +92,9 @@ pub struct RunState {
     pub created: Vec<u64>,
     /// Whether the key set exists.
     pub keys_made: bool,
-    /// Creates per second of the last timed create run.
-    pub create_rate: f64,
+    /// Creates per second of the last timed closed-loop create run (`None`:
+    /// none ran yet).
+    pub create_rate: Option<f64>,
     /// Per session, how far the last delete got.
     pub deleted: Vec<u64>,
 }
@@ -290,20 +300,32 @@ pub async fn run_workload(
         Phase::Warmup
     };
     let ctl = Arc::new(Control::new(start));
+    let t0 = Instant::now();
     let sessions: Vec<JoinHandle<(Tally, Gen)>> = conns
         .into_iter()
         .enumerate()
         .map(|(s, conn)| {
             let created = state.created.get(s).copied().unwrap_or(0);
             let gen = Gen::new(plan.clone(), s, o.depth, created);
-            tokio::spawn(run_session(conn, gen, ctl.clone(), o.depth))
+            let ctl = ctl.clone();
+            match plan.rate {
+                None => tokio::spawn(run_session(conn, gen, ctl, o.depth)),
+                Some(rate) => {
+                    let schedule = Schedule::new(rate, o.sessions, s);
+                    tokio::spawn(pace::run_paced_session(
+                        conn, gen, ctl, o.depth, schedule, t0,
+                    ))
+                }
+            }
         })
         .collect();
-    let label = if record {
-        plan.workload.name().to_string()
-    } else {
-        format!("{} (unrecorded)", plan.workload)
-    };
+    let mut label = plan.workload.name().to_string();
+    if let Some(rate) = plan.rate {
+        label.push_str(&format!(" @{rate:.0}/s"));
+    }
+    if !record {
+        label.push_str(" (unrecorded)");
+    }
     let progress = (!o.quiet).then(|| {
         spawn_progress(
             label,
@@ -346,22 +368,24 @@ pub async fn run_workload(
     if plan.workload == Workload::Delete {
         state.deleted = gens.iter().map(|g| g.deleted).collect();
     }
-    let m = window.into_measured(plan.workload, tally, lost, &o.server_pids);
-    if plan.workload == Workload::Create && !finite {
-        state.create_rate = m.ops_per_s();
+    let mut m = window.into_measured(plan.workload, tally, lost, &o.server_pids);
+    m.rate_target = plan.rate;
+    if plan.workload == Workload::Create && !finite && plan.rate.is_none() {
+        state.create_rate = Some(m.ops_per_s());
     }
     Ok(m)
 }
 
-/// The delete workload, then (unrecorded) the deletion of every node create
-/// made that the measured window did not reach. The top-up before it is
-/// sized from each server's own create rate, so without this a faster
-/// server would run every later workload on a larger tree (and write larger
-/// snapshots) than a slower one: afterwards both hold the same nodes.
+/// The delete workload, then (unrecorded, closed-loop) the deletion of every
+/// node create made that the measured window did not reach. The top-up
+/// before it is sized from each server's own create rate, so without this a
+/// faster server would run every later workload on a larger tree (and write
+/// larger snapshots) than a slower one: afterwards both hold the same nodes.
 pub async fn run_delete(o: &RunOptions, plan: Plan, state: &mut RunState) -> io::Result<Measured> {
     let m = run_workload(o, plan.clone(), state, true).await?;
     let rest = Plan {
         delete_from: Some(std::mem::take(&mut state.deleted).into()),
+        rate: None,
         ..plan
     };
     run_workload(o, rest, state, false).await?;
@@ -370,26 +394,34 @@ pub async fn run_delete(o: &RunOptions, plan: Plan, state: &mut RunState) -> io:
     Ok(m)
 }
 
-/// Makes sure enough nodes exist for a delete run: if no create ran
-/// before, an unrecorded create as long as delete's warm-up and window;
-/// then tops each session up to `DELETE_HEADROOM` times what creates at the
-/// measured rate would make in that time (deletes run faster than creates,
-/// and a session out of work cuts the window short).
+/// Makes sure enough nodes exist for a delete run at `delete_rate` (`None`:
+/// closed-loop), creating them closed-loop and unrecorded: if no create
+/// ran before (or, for a closed-loop delete, none closed-loop, so that the
+/// server's create rate is unknown), a create as long as delete's warm-up
+/// and window; then tops each session up to `DELETE_HEADROOM` times what
+/// deletes at `delete_rate`, or creates at the measured rate, would remove
+/// in that time (deletes run faster than creates, and a session out of
+/// work cuts the window short).
 pub async fn nodes_for_delete(
     o: &RunOptions,
     create: Plan,
+    delete_rate: Option<f64>,
     state: &mut RunState,
 ) -> io::Result<()> {
     const DELETE_HEADROOM: f64 = 2.0;
     let span = o.warmup + o.duration;
-    if state.created.is_empty() {
+    let create = Plan {
+        rate: None,
+        ..create
+    };
+    if state.created.is_empty() || (delete_rate.is_none() && state.create_rate.is_none()) {
         let mut first = o.clone();
         first.warmup = Duration::ZERO;
         first.duration = span;
         run_workload(&first, create.clone(), state, false).await?;
     }
-    let want = (DELETE_HEADROOM * state.create_rate * span.as_secs_f64() / o.sessions as f64).ceil()
-        as u64;
+    let rate = delete_rate.or(state.create_rate).unwrap_or(0.0);
+    let want = (DELETE_HEADROOM * rate * span.as_secs_f64() / o.sessions as f64).ceil() as u64;
     if state.created.iter().any(|&c| c < want) {
         let top_up = Plan {
             create_until: want,
@@ -468,6 +500,7 @@ impl Window {
             lost_sessions: lost,
             note: self.note,
             extra: Vec::new(),
+            rate_target: None,
         }
     }
 }

@@ -4,6 +4,12 @@
 //! event arrives. Latency is from the moment the writer sends setData to
 //! the moment each watcher reads its NodeDataChanged event, so one round
 //! adds `--watchers` samples; `round_*` is the time until the last of them.
+//!
+//! With a rate (`--rate`, events/s) the writer sets the node on a schedule,
+//! rate / watchers times a second, still only once every watcher has
+//! re-armed; latency then runs from the set's scheduled time (or its send,
+//! if it left within the timer's slack before it), so rounds that fall
+//! behind show their lateness in every watcher's sample.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -15,6 +21,7 @@ use tokio::sync::Notify;
 
 use super::args::{RunOptions, Workload};
 use super::client::Conn;
+use super::pace::{self, Schedule};
 use super::report::{self, Measured, Tally};
 use super::run::{self, Control, Phase, Window};
 use super::workload::{self, Plan};
@@ -74,7 +81,11 @@ pub async fn run_watch(o: &RunOptions, plan: Plan) -> io::Result<Measured> {
         .into_iter()
         .map(|c| tokio::spawn(watcher(c, f.clone())))
         .collect();
-    let writer = tokio::spawn(writer(writer_conn, f.clone(), plan.value.clone()));
+    // The rate counts events: each set makes one per watcher.
+    let pace = plan
+        .rate
+        .map(|rate| Schedule::new(rate / o.watchers as f64, 1, 0));
+    let writer = tokio::spawn(writer(writer_conn, f.clone(), plan.value.clone(), pace));
     let progress = (!o.quiet).then(|| run::spawn_progress("watch".into(), ctl.clone(), None));
     let window = run::timed_window(o, &ctl).await.close(&o.server_pids, &ctl);
     let (rounds, writer_err) = writer.await.map_err(io::Error::other)?;
@@ -93,7 +104,9 @@ pub async fn run_watch(o: &RunOptions, plan: Plan) -> io::Result<Measured> {
         p.abort();
         run::end_progress_line(o.quiet);
     }
-    finish(window, &f, rounds, lost, &o.server_pids)
+    let mut m = finish(window, &f, rounds, lost, &o.server_pids)?;
+    m.rate_target = plan.rate;
+    Ok(m)
 }
 
 fn finish(
@@ -123,15 +136,19 @@ fn finish(
     Ok(m)
 }
 
-/// The writer: waits until every watcher is armed, sets the node, repeats.
-/// Returns the histogram of round times (set sent to last event).
+/// The writer: waits until every watcher is armed (and, with `pace`, until
+/// the next set is due), sets the node, repeats. Returns the histogram of
+/// round times (set sent, or due, to last event).
 async fn writer(
     mut conn: Conn,
     f: Arc<Fanout>,
     value: Arc<[u8]>,
+    pace: Option<Schedule>,
 ) -> (Histogram<u64>, Option<String>) {
     let mut rounds = report::new_histogram();
     let mut first = true;
+    let start = Instant::now();
+    let mut round = 0u64;
     loop {
         match wait_armed(&f).await {
             Armed::All => {}
@@ -145,10 +162,19 @@ async fn writer(
         if f.ctl.phase() == Phase::Stop {
             break;
         }
+        let mut since = Instant::now();
+        if let Some(schedule) = pace {
+            let due = start + schedule.at(round);
+            round += 1;
+            if !pace::wait_until_due(due, &f.ctl).await {
+                break;
+            }
+            since = due.min(Instant::now());
+        }
         f.armed.store(0, Ordering::Release);
         f.round_max_ns.store(0, Ordering::Release);
-        f.set_sent_ns
-            .store(f.epoch.elapsed().as_nanos() as u64, Ordering::Release);
+        let since_ns = since.saturating_duration_since(f.epoch).as_nanos() as u64;
+        f.set_sent_ns.store(since_ns, Ordering::Release);
         let xid = conn.out.set_data(&f.path, &value);
         match conn.call(xid).await {
             Ok(0) => {}

@@ -54,6 +54,9 @@ pub struct Plan {
     /// Delete: per session, the sequence number to start at (what an earlier
     /// delete reached); `Some` also makes the run go until nothing is left.
     pub delete_from: Option<Arc<[u64]>>,
+    /// Open loop at this many ops/s over all sessions (`--rate`); `None`:
+    /// closed loop, as fast as the server answers.
+    pub rate: Option<f64>,
 }
 
 /// One session's generator.
@@ -233,6 +236,7 @@ mod tests {
             populate_count: 3,
             create_until: 0,
             delete_from: None,
+            rate: None,
         }
     }
 
