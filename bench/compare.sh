@@ -17,6 +17,17 @@
 # Then bench/report.py prints one table (both servers and paddock/ZK ratios)
 # and `paddock bench plot` draws bench/plots/*.png.
 #
+# Same load (`--same-load FRACTION`, default 0.5; 0: off): the closed-loop
+# runs above measure each server at its own throughput, so a faster server
+# is measured under more load. After them, per workload, R = FRACTION x the
+# lower of the servers' median closed-loop ops/s (OUT/sameload.json), and a
+# second pass runs the same repetitions (same order, fresh servers and data
+# dirs, same warm-up and window, the same CPU and RSS readings) with
+# `paddock bench --rate create=R1,delete=R2,...`: both servers are offered
+# the same ops/s, open-loop, latency timed from each request's scheduled
+# time. Its files are OUT/sameload-repN-KIND.json (dirs sameload-repN-KIND/,
+# events named sameload_*); report.py puts them in a second section.
+#
 # Settings: fsync on (forceSync is left at its default, yes, in both),
 # tickTime 2000, snapCount default, maxClientCnxns=0 (the watch workload
 # opens over 100 sessions from one address), both data dirs on the same disk.
@@ -65,6 +76,7 @@ plots_set=0
 ensemble=0
 only=""
 ready_deadline=""
+same_load=0.5
 
 usage() {
     cat <<EOF
@@ -88,6 +100,10 @@ usage: bench/compare.sh [options]
   --only KIND       run only zookeeper or only paddock (plots default to OUT/plots)
   --ready-deadline SECS  how long a server (ensemble) may take to serve
                     (default 300 standalone, 120 ensemble)
+  --same-load F     after the closed-loop runs, run every workload again on both kinds at
+                    F x the slower kind's median closed-loop ops/s for it (open loop,
+                    paddock bench --rate), same repetitions and order; 0 turns it off
+                    (default $same_load)
 EOF
 }
 
@@ -110,6 +126,7 @@ while [ $# -gt 0 ]; do
         --ensemble) ensemble="$2"; shift 2 ;;
         --only) only="$2"; shift 2 ;;
         --ready-deadline) ready_deadline="$2"; shift 2 ;;
+        --same-load) same_load="$2"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "compare.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -127,6 +144,9 @@ case "$ready_deadline" in
     "") if [ "$ensemble" = 0 ]; then ready_deadline=300; else ready_deadline=120; fi ;;
     *[!0-9]*) echo "compare.sh: --ready-deadline takes whole seconds" >&2; exit 2 ;;
 esac
+if ! [[ "$same_load" =~ ^([0-9]+([.][0-9]*)?|[.][0-9]+)$ ]]; then
+    echo "compare.sh: --same-load takes a fraction such as 0.5 (0: off)" >&2; exit 2
+fi
 # kinds: the server kinds this run measures.
 kinds="zookeeper paddock"
 [ -n "$only" ] && kinds="$only"
@@ -452,19 +472,25 @@ mem_ensemble() {
     echo "{\"event\":\"$2\",\"server\":\"$1\",\"nodes\":$ensemble,\"rss_kib\":$rss,\"hwm_kib\":$hwm,\"hwm_kib_each\":[$(IFS=,; echo "${each[*]}")]}" >> "$events"
 }
 
-# run_ensemble REP KIND: one repetition of the workloads on a KIND ensemble.
+# run_ensemble REP KIND [PASS [BENCH_ARGS...]]: one repetition of the
+# workloads on a KIND ensemble; PASS (e.g. "sameload") prefixes its files
+# (PASS-repN-KIND.json) and events (PASS_startup, ...); BENCH_ARGS go to
+# paddock bench after the common ones.
 run_ensemble() {
-    local rep="$1" kind="$2" dir="$out/rep$1-$2" before after i p
+    local rep="$1" kind="$2" pass="${3:-}" f="" ev="" before after i p
+    shift $(($# < 3 ? $# : 3))
+    [ -n "$pass" ] && f="$pass-" && ev="${pass}_"
+    local dir="$out/${f}rep$rep-$kind"
     mkdir -p "$dir"
     write_ensemble_cfgs "$dir"
-    start_ensemble "$kind" "$dir"
+    start_ensemble "$kind" "$dir" "${ev}startup"
     srvr_all "$dir" before
     before=$(leader "$dir" before)
     echo "compare.sh: rep $rep/$reps: $kind ensemble ($(ens_addrs); leader: server $before)" >&2
     if ! child "$bin" bench --connect "$(ens_addrs)" --server-pid "$(ens_pid_list)" --label "$kind" \
             --json --workloads "$workloads" --sessions "$sessions" --depth "$depth" \
-            --watchers "$watchers" --warmup "$warmup" --duration "$duration" \
-            > "$out/rep$rep-$kind.json" 2>> "$dir/bench.log"; then
+            --watchers "$watchers" --warmup "$warmup" --duration "$duration" "$@" \
+            > "$out/${f}rep$rep-$kind.json" 2>> "$dir/bench.log"; then
         echo "compare.sh: paddock bench failed on the $kind ensemble; see $dir/bench.log" >&2
         tail -5 "$dir/bench.log" >&2
         log_tails "$dir"
@@ -477,38 +503,98 @@ run_ensemble() {
             exit 1
         fi
     done
-    mem_ensemble "$kind" peak
+    mem_ensemble "$kind" "${ev}peak"
     srvr_all "$dir" after
     after=$(leader "$dir" after)
-    echo "{\"event\":\"leader\",\"server\":\"$kind\",\"rep\":$rep,\"before\":$before,\"after\":$after,\"received\":[$(received "$dir" after)]}" >> "$events"
+    echo "{\"event\":\"${ev}leader\",\"server\":\"$kind\",\"rep\":$rep,\"before\":$before,\"after\":$after,\"received\":[$(received "$dir" after)]}" >> "$events"
     echo "compare.sh: $kind: leader before/after the workloads: server $before/$after; packets received per server: $(received "$dir" after)" >&2
     stop_ensemble
     for i in $(seq "$ensemble"); do rm -rf "$dir/node$i/data"; done
 }
 
-# ---- workloads, interleaved -------------------------------------------------
-for rep in $(seq "$reps"); do
-    if [ $((rep % 2)) = 1 ]; then order="zookeeper paddock"; else order="paddock zookeeper"; fi
-    for kind in $order; do
-        case " $kinds " in *" $kind "*) ;; *) continue ;; esac
-        if [ "$ensemble" != 0 ]; then
-            run_ensemble "$rep" "$kind"
-            continue
-        fi
-        dir="$out/rep$rep-$kind"
-        mkdir -p "$dir/data"
-        port=$(free_port)
-        write_cfg "$dir" "$port"
-        start "$kind" "$dir" "$port" startup
-        echo "compare.sh: rep $rep/$reps: $kind" >&2
-        bench "$port" "$pid" "$kind" --workloads "$workloads" --sessions "$sessions" \
-            --depth "$depth" --watchers "$watchers" --warmup "$warmup" --duration "$duration" \
-            > "$out/rep$rep-$kind.json" 2>> "$dir/bench.log"
-        mem "$kind" peak "$pid"
-        stop "$pid"
-        rm -rf "$dir/data"
+# run_standalone REP KIND [PASS [BENCH_ARGS...]]: one repetition of the
+# workloads on a KIND server; PASS and BENCH_ARGS as for run_ensemble.
+run_standalone() {
+    local rep="$1" kind="$2" pass="${3:-}" f="" ev="" dir port
+    shift $(($# < 3 ? $# : 3))
+    [ -n "$pass" ] && f="$pass-" && ev="${pass}_"
+    dir="$out/${f}rep$rep-$kind"
+    mkdir -p "$dir/data"
+    port=$(free_port)
+    write_cfg "$dir" "$port"
+    start "$kind" "$dir" "$port" "${ev}startup"
+    echo "compare.sh: rep $rep/$reps: $kind${pass:+ ($pass)}" >&2
+    bench "$port" "$pid" "$kind" --workloads "$workloads" --sessions "$sessions" \
+        --depth "$depth" --watchers "$watchers" --warmup "$warmup" --duration "$duration" "$@" \
+        > "$out/${f}rep$rep-$kind.json" 2>> "$dir/bench.log"
+    mem "$kind" "${ev}peak" "$pid"
+    stop "$pid"
+    rm -rf "$dir/data"
+}
+
+# run_pass [PASS [BENCH_ARGS...]]: every repetition, each kind in turn, the
+# order alternating between repetitions.
+run_pass() {
+    local rep kind order
+    for rep in $(seq "$reps"); do
+        if [ $((rep % 2)) = 1 ]; then order="zookeeper paddock"; else order="paddock zookeeper"; fi
+        for kind in $order; do
+            case " $kinds " in *" $kind "*) ;; *) continue ;; esac
+            if [ "$ensemble" != 0 ]; then
+                run_ensemble "$rep" "$kind" "$@"
+            else
+                run_standalone "$rep" "$kind" "$@"
+            fi
+        done
     done
-done
+}
+
+# same_load_rates: from the closed-loop results, per workload FRACTION x the
+# lower of the kinds' median ops/s; writes OUT/sameload.json and prints the
+# workloads and the --rate spec (two words).
+same_load_rates() {
+    python3 - "$out" "$same_load" <<'PY'
+import json, statistics, sys
+from pathlib import Path
+
+out, fraction = Path(sys.argv[1]), float(sys.argv[2])
+order, ops = [], {}
+for f in sorted(out.glob("rep*-*.json")):
+    doc = json.loads(f.read_text())
+    for r in doc["results"]:
+        if r["workload"] not in order:
+            order.append(r["workload"])
+        ops.setdefault(r["workload"], {}).setdefault(doc["label"], []).append(r["ops_per_s"])
+rates, basis = {}, {}
+for w in order:
+    basis[w] = {kind: statistics.median(v) for kind, v in ops[w].items()}
+    rate = round(fraction * min(basis[w].values()))
+    if rate >= 1:
+        rates[w] = rate
+    else:
+        print(f"compare.sh: {w}: no closed-loop throughput to offer {fraction} of; "
+              "left out of the same-load pass", file=sys.stderr)
+(out / "sameload.json").write_text(json.dumps(
+    {"fraction": fraction, "rates": rates, "median_ops_per_s": basis}) + "\n")
+print(",".join(rates), ",".join(f"{w}={r}" for w, r in rates.items()))
+PY
+}
+
+# ---- workloads, interleaved -------------------------------------------------
+run_pass
+
+# ---- the same load on both --------------------------------------------------
+if awk -v f="$same_load" 'BEGIN { exit !(f + 0 > 0) }'; then
+    same="$(same_load_rates)"
+    read -r same_workloads same_rates <<< "$same"
+    if [ -n "$same_rates" ]; then
+        echo "compare.sh: same load ($same_load of the slower server's throughput): $same_rates" >&2
+        closed_workloads="$workloads"
+        workloads="$same_workloads"
+        run_pass sameload --rate "$same_rates"
+        workloads="$closed_workloads"
+    fi
+fi
 
 # ---- recovery ---------------------------------------------------------------
 sizes=()

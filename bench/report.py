@@ -7,7 +7,10 @@ Each number is the median over repetitions (for max latency too).
 A run of `compare.sh --ensemble N` (OUT_DIR/mode.json) is labelled as an
 N-node ensemble: server CPU and RSS are then sums over the N processes, and
 exec to serving is from exec of the first node until the whole ensemble
-serves with one leader. Standard library only.
+serves with one leader. The same-load pass (OUT_DIR/sameload.json and
+sameload-repN-KIND.json: both servers offered the same ops/s, open loop)
+gets a section of its own and p99/p99.9 rows in the targets table.
+Standard library only.
 
 usage: bench/report.py OUT_DIR
 """
@@ -21,6 +24,10 @@ from pathlib import Path
 
 SERVERS = ("zookeeper", "paddock")
 SHORT = {"zookeeper": "ZK", "paddock": "paddock"}
+ORDER = ("create", "delete", "set", "get", "exists", "mixed", "churn", "watch", "populate")
+# An open-loop run below this share of its offered rate fell behind (as in
+# `paddock bench --rate`).
+BEHIND_SHARE = 0.95
 
 
 def load(out: Path):
@@ -38,6 +45,28 @@ def load(out: Path):
     if ev.exists():
         events = [json.loads(line) for line in ev.read_text().splitlines() if line.strip()]
     return runs, events
+
+
+def load_same(out: Path):
+    """The same-load pass: (sameload.json or None, server -> workload -> [result]);
+    each result gets "_rep", its repetition."""
+    spec = out / "sameload.json"
+    runs = {s: {} for s in SERVERS}
+    if not spec.exists():
+        return None, runs
+    for f in sorted(out.glob("sameload-rep*-*.json")):
+        doc = json.loads(f.read_text())
+        rep = int(f.name[len("sameload-rep"):].split("-")[0])
+        for r in doc["results"]:
+            runs[doc["label"]].setdefault(r["workload"], []).append(dict(r, _rep=rep))
+    return json.loads(spec.read_text()), runs
+
+
+def behind(r):
+    """Whether an open-loop result did less than BEHIND_SHARE of its offered rate."""
+    if "behind" in r:
+        return r["behind"]
+    return r["ops_per_s"] < BEHIND_SHARE * r["rate_target"]
 
 
 def med(values):
@@ -75,8 +104,7 @@ def workload_table(runs):
     for name, _ in cols:
         head += [f"ZK {name}", f"paddock {name}", "ratio"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    order = [w for w in ("create", "delete", "set", "get", "exists", "mixed", "churn",
-                         "watch", "populate") if w in runs["zookeeper"] or w in runs["paddock"]]
+    order = [w for w in ORDER if w in runs["zookeeper"] or w in runs["paddock"]]
     rows = {}
     for w in order:
         cells = [w]
@@ -98,11 +126,57 @@ def workload_table(runs):
     return lines, rows, errors
 
 
+LATENCY_COLS = [("p50 ms", "lat:p50"), ("p99 ms", "lat:p99"), ("p99.9 ms", "lat:p999"),
+                ("max ms", "lat:max")]
+
+
+def same_load_table(spec, runs):
+    """The same-load section's table, its rows {(workload, key): (zk, paddock)},
+    the workloads where a server fell behind {workload: [short names]}, and
+    notes (errors, lost sessions, repetitions that fell behind)."""
+    head = ["workload", "offered ops/s", "ZK ops/s", "paddock ops/s"]
+    cols = LATENCY_COLS + [("srv CPU µs/op", "server_cpu_us_per_op")]
+    for name, _ in cols:
+        head += [f"ZK {name}", f"paddock {name}", "ratio"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows, fell, notes = {}, {}, []
+    for w in [w for w in ORDER if w in spec["rates"]]:
+        cells = [w, fmt(spec["rates"][w])]
+        for s in SERVERS:
+            rs = runs[s].get(w, [])
+            late = [r for r in rs if behind(r)]
+            cell = fmt(metric(rs, "ops_per_s"))
+            if late:
+                cell += f" **behind {len(late)}/{len(rs)}**"
+                fell.setdefault(w, []).append(SHORT[s])
+            cells.append(cell)
+            for r in late:
+                notes.append(f"- {SHORT[s]} {w} rep {r['_rep']}: {fmt(r['ops_per_s'])} of "
+                             f"{fmt(r['rate_target'])} ops/s offered "
+                             f"({100 * r['ops_per_s'] / r['rate_target']:.0f}%): fell behind, "
+                             f"its latencies include the backlog")
+        for _, key in cols:
+            z = metric(runs["zookeeper"].get(w, []), key)
+            p = metric(runs["paddock"].get(w, []), key)
+            rows[(w, key)] = (z, p)
+            cells += [fmt(z), fmt(p), fmt(ratio(p, z))]
+        lines.append("| " + " | ".join(cells) + " |")
+    for s in SERVERS:
+        for w, rs in runs[s].items():
+            e = sum(r["errors"] for r in rs)
+            lost = sum(r["lost_sessions"] for r in rs)
+            why = {r["note"] for r in rs if r["note"]}
+            if e or lost or why:
+                notes.append(f"- {SHORT[s]} {w}: {e} errors, {lost} lost sessions"
+                             + (f"; notes: {'; '.join(sorted(why))}" if why else ""))
+    return lines, rows, fell, notes
+
+
 def event_values(events, server, name, key):
     return [e[key] for e in events if e["server"] == server and e["event"] == name and key in e]
 
 
-def server_table(runs, events, rows, nodes=0):
+def server_table(runs, events, rows, nodes=0, same_rows=None, same_fell=None):
     lines = ["| metric | ZK | paddock | paddock/ZK | target | met |", "|---|---|---|---|---|---|"]
 
     def add(name, z, p, target, ok):
@@ -116,6 +190,13 @@ def server_table(runs, events, rows, nodes=0):
     for w in [k[0] for k in rows if k[1] == "lat:p99"]:
         z, p = rows[(w, "lat:p99")]
         add(f"{w}: p99 ms", z, p, "<= 1/3", None if None in (z, p) else p * 3 <= z)
+    for key, name in (("lat:p99", "p99"), ("lat:p999", "p99.9")):
+        for w in [k[0] for k in (same_rows or {}) if k[1] == key]:
+            z, p = same_rows[(w, key)]
+            late = (same_fell or {}).get(w)
+            mark = f" ({' and '.join(late)} fell behind)" if late else ""
+            add(f"{w}: {name} ms at the same load{mark}", z, p, "<= 1/3",
+                None if None in (z, p) else p * 3 <= z)
     for w in [k[0] for k in rows if k[1] == "server_cpu_us_per_op"]:
         z, p = rows[(w, "server_cpu_us_per_op")]
         add(f"{w}: server CPU µs/op", z, p, "<= 1/3", None if None in (z, p) else p * 3 <= z)
@@ -166,10 +247,10 @@ def plot_tsv(runs, path: Path):
                 f.write("\t".join([w, s] + [f"{v or 0:.6f}" for v in vals]) + "\n")
 
 
-def leader_notes(events):
+def leader_notes(events, name="leader"):
     notes = []
     for e in events:
-        if e["event"] != "leader":
+        if e["event"] != name:
             continue
         if e["before"] != e["after"] or e["after"] == 0:
             notes.append(f"- {SHORT[e['server']]} rep {e['rep']}: leader changed during the "
@@ -205,8 +286,27 @@ def main():
     if errors:
         print("\nErrors and notes:\n")
         print("\n".join(errors))
+    spec, same_runs = load_same(out)
+    same_rows, same_fell = {}, {}
+    if spec and spec["rates"]:
+        same_reps = max((len(v) for s in SERVERS for v in same_runs[s].values()), default=0)
+        print(f"\n### Latency at the same load (R ops/s offered to each, {spec['fraction']:g} "
+              f"of the slower server's throughput){where}\n")
+        print(f"Per workload, R = {spec['fraction']:g} x the lower of the two servers' median "
+              f"closed-loop ops/s above; a second pass (fresh servers, same order, warm-up "
+              f"and window) offers R to each, open loop (`paddock bench --rate`): every "
+              f"session sends on a fixed schedule, at most depth in flight, and latency runs "
+              f"from each request's scheduled time, so a server that falls behind shows its "
+              f"queue. Achieved ops/s below {BEHIND_SHARE:.0%} of R is marked behind. "
+              f"Median of {same_reps} repetitions.\n")
+        lines, same_rows, same_fell, notes = same_load_table(spec, same_runs)
+        print("\n".join(lines))
+        notes += leader_notes(events, "sameload_leader")
+        if notes:
+            print("\nErrors and notes:\n")
+            print("\n".join(notes))
     print(f"\n### Against the targets{where}\n")
-    print("\n".join(server_table(runs, events, rows, nodes)))
+    print("\n".join(server_table(runs, events, rows, nodes, same_rows, same_fell)))
     plot_tsv(runs, out / "plot.tsv")
 
 

@@ -7,10 +7,14 @@ business, not a test's."""
 
 import json
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 import zkservers
+
+REPO = Path(__file__).resolve().parents[2]
 
 WORKLOADS = ["create", "delete", "set", "get", "exists", "mixed", "churn", "watch", "populate"]
 
@@ -79,3 +83,60 @@ def test_bad_rate_is_refused(spec):
         capture_output=True, text=True, timeout=30)
     assert out.returncode == 2, out
     assert "--rate" in out.stderr, out.stderr
+
+
+def result(workload, ops_per_s, p99, rate=None):
+    r = {"workload": workload, "ops": int(ops_per_s * 2), "errors": 0, "seconds": 2.0,
+         "ops_per_s": ops_per_s, "latency_ms": {"p50": p99 / 4, "p90": p99 / 2, "p99": p99,
+                                                 "p999": p99 * 2, "max": p99 * 3,
+                                                 "mean": p99 / 4},
+         "lost_sessions": 0, "note": "", "server_cpu_s": 1.0,
+         "server_cpu_us_per_op": 1e6 / (ops_per_s * 2), "client_cpu_s": 0.5,
+         "error_codes": {}, "extra": {}}
+    if rate is not None:
+        r.update(rate_target=rate, rate_achieved=ops_per_s, behind=ops_per_s < 0.95 * rate)
+    return r
+
+
+def write_run(path, label, results, **top):
+    doc = {"label": label, "connect": "127.0.0.1:1", "sessions": 16, "depth": 8,
+           "value_size": 100, "keys": 10000, "watchers": 100, "warmup_s": 1.0,
+           "duration_s": 2.0, **top, "results": results}
+    path.write_text(json.dumps(doc))
+
+
+def report(out):
+    run = subprocess.run([sys.executable, str(REPO / "bench" / "report.py"), str(out)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def test_report_shows_the_same_load_pass_beside_the_closed_loop_one(tmp_path):
+    write_run(tmp_path / "rep1-zookeeper.json", "zookeeper",
+              [result("create", 20000, 30.0), result("get", 100000, 5.0)])
+    write_run(tmp_path / "rep1-paddock.json", "paddock",
+              [result("create", 160000, 6.0), result("get", 500000, 0.5)])
+    closed = report(tmp_path)
+    assert "at the same load" not in closed
+    (tmp_path / "sameload.json").write_text(json.dumps(
+        {"fraction": 0.5, "rates": {"create": 10000, "get": 50000}}))
+    spec = "create=10000,get=50000"
+    write_run(tmp_path / "sameload-rep1-zookeeper.json", "zookeeper",
+              [result("create", 9000, 90.0, 10000), result("get", 50000, 3.0, 50000)],
+              rate=spec)
+    write_run(tmp_path / "sameload-rep1-paddock.json", "paddock",
+              [result("create", 10000, 3.0, 10000), result("get", 49990, 1.5, 50000)],
+              rate=spec)
+    both = report(tmp_path)
+    # The closed-loop part is as it was without the same-load pass.
+    assert both.startswith(closed.split("### Against the targets")[0].rstrip())
+    assert ("### Latency at the same load (R ops/s offered to each, 0.5 of the slower "
+            "server's throughput)") in both
+    create = next(line for line in both.splitlines() if line.startswith("| create | 10,000 |"))
+    assert "9,000 **behind 1/1**" in create, create
+    assert "| create: p99 ms | 30.00 | 6.00 |" in both
+    assert "| create: p99 ms at the same load (ZK fell behind) | 90.00 | 3.00 | 0.033 |" in both
+    assert "| get: p99 ms at the same load | 3.00 | 1.50 | 0.500 | <= 1/3 | **no** |" in both
+    assert "| get: p99.9 ms at the same load | 6.00 | 3.00 |" in both
+    assert "ZK create rep 1: 9,000 of 10,000 ops/s offered (90%): fell behind" in both
