@@ -18,8 +18,6 @@ use crate::core::CoreMsg;
 pub enum CommitMsg {
     /// Append this txn (zxids arrive strictly increasing).
     Append(i64, Vec<u8>),
-    /// Start a new log segment (a snapshot is being taken).
-    Roll,
     /// Write a snapshot of `zxid` in the background from the bytes the
     /// core sends, then purge.
     Snapshot {
@@ -84,13 +82,6 @@ fn run(
         while let Some(msg) = next.take() {
             match msg {
                 CommitMsg::Append(zxid, bytes) => batch.push((zxid, bytes)),
-                CommitMsg::Roll => {
-                    if let Err(e) =
-                        flush(storage, &mut batch).and_then(|_| storage.roll().map(|_| None::<i64>))
-                    {
-                        return fail(&core, e);
-                    }
-                }
                 CommitMsg::Snapshot { zxid, chunks } => {
                     writers.retain(|w| !w.is_finished());
                     writers.push(spawn_snapshot(policy, zxid, chunks, core.clone()));

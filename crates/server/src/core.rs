@@ -1238,7 +1238,6 @@ impl Core {
             self.tree.last_zxid() ^ snap_salt(&self.cfg),
         );
         self.snap_nodes = self.tree.znode_count() as u64;
-        let _ = self.commit.send(CommitMsg::Roll);
         let mut buf = Vec::with_capacity(SNAPSHOT_CHUNK + (1 << 16));
         let writer = self.tree.snapshot_begin(&mut buf);
         let (tx, chunks) = std_mpsc::sync_channel(SNAPSHOT_QUEUE);

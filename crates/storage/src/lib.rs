@@ -17,6 +17,7 @@
 //! | `snapshot`   | [`write_snapshot`], [`SnapshotReader`], newest-valid selection |
 //! | `truncate`   | [`Storage::truncate_after`]: drop txns above a zxid (ZAB TRUNC) |
 //! | `purge`      | [`purge`]: delete old snapshots and the segments only they needed |
+//! | `spare`      | the next segment, zero-filled on a background thread before it is needed |
 //! | `epoch`      | [`read_epoch`] / [`write_epoch`]: `acceptedEpoch`, `currentEpoch` |
 //! | `fsutil`     | directory fsync, atomic replace, listing |
 //! | `error`      | [`StorageError`] |
@@ -25,6 +26,9 @@
 //!
 //! - `data_log_dir/log.<16 hex digits>`: log segments, named by their first
 //!   zxid, preallocated in chunks, rolled at a size limit or by [`Storage::roll`].
+//! - `data_log_dir/log.spare`: the next segment, zeros, while it is being
+//!   prepared or waits to be taken (not a segment: recovery ignores it,
+//!   open removes a leftover one).
 //! - `data_dir/snapshot.<16 hex digits>`: snapshots, named by their zxid
 //!   (`.tmp` while being written).
 //! - `data_dir/acceptedEpoch`, `data_dir/currentEpoch`: ZAB epochs.
@@ -55,9 +59,11 @@
 //! - **One writer.** [`Storage::open`] `flock`s the data log dir; a second
 //!   open fails with [`StorageError::Locked`].
 //! - **Snapshots are written off the append path.** [`write_snapshot`] and
-//!   [`purge`] are free functions meant for a background thread; call
-//!   [`Storage::roll`] when a snapshot starts so older segments become
-//!   purgeable. A snapshot at zxid Z must reflect exactly the txns up to Z.
+//!   [`purge`] are free functions meant for a background thread. A
+//!   segment is purged once a kept snapshot covers all of it, so purging
+//!   frees space a segment (at most `segment_size_bytes`) at a time;
+//!   [`Storage::roll`] cuts one early. A snapshot at zxid Z must reflect
+//!   exactly the txns up to Z.
 //! - **Zxids keep growing.** [`Recovered::last_zxid`] is the highest durable
 //!   zxid (max of the snapshot's and the last logged one).
 #![deny(missing_docs)]
@@ -71,6 +77,7 @@ mod reader;
 mod recovery;
 mod segment;
 mod snapshot;
+mod spare;
 mod storage;
 mod truncate;
 

@@ -9,6 +9,7 @@ use crate::format::{self, HEADER_LEN, MAX_PAYLOAD_BYTES, RECORD_HEADER_LEN, SEGM
 use crate::fsutil;
 use crate::recovery;
 use crate::snapshot::{self, SnapshotData};
+use crate::spare::{self, SpareMaker};
 use crate::truncate;
 
 /// Largest encoded batch [`Storage::append_batch`] accepts (256 MiB).
@@ -34,7 +35,10 @@ pub struct StorageOptions {
     /// one past this size (a single larger batch still goes in one segment).
     pub segment_size_bytes: u64,
     /// Segments are grown in chunks of this size, zero-filled, so most
-    /// appends neither change the file size nor allocate blocks.
+    /// appends neither change the file size nor allocate blocks. Once a
+    /// segment holds this much, the next one is prepared in the background
+    /// (a spare of `segment_size_bytes` zeros, see [`crate::spare`]) and
+    /// taken instead of growing or creating a segment on the append path.
     pub preallocate_bytes: u64,
 }
 
@@ -98,6 +102,8 @@ pub struct Storage {
     buf: Vec<u8>,
     poisoned: bool,
     stats: LogStats,
+    /// The next segment, made ahead of need.
+    spare: SpareMaker,
 }
 
 /// Counters since [`Storage::open`], for metrics and tests.
@@ -113,6 +119,9 @@ pub struct LogStats {
     pub fsyncs: u64,
     /// Segments created.
     pub segments_created: u64,
+    /// Of those, segments that were a spare made ahead (the rest were
+    /// created and zero-filled on the append path).
+    pub segments_from_spare: u64,
 }
 
 /// The segment currently appended to.
@@ -209,11 +218,18 @@ impl Storage {
             );
         }
         snapshot::remove_stale_temp_files(&opts.data_dir)?;
+        SpareMaker::remove_leftover(&opts.data_log_dir)?;
         Ok(lock)
     }
 
     fn finish_open(opts: StorageOptions, lock: File, last_zxid: i64) -> Storage {
+        let spare_len = opts
+            .segment_size_bytes
+            .div_ceil(opts.preallocate_bytes)
+            .saturating_mul(opts.preallocate_bytes);
+        let spare = SpareMaker::new(&opts.data_log_dir, spare_len, opts.force_sync);
         Storage {
+            spare,
             opts,
             _lock: lock,
             active: None,
@@ -314,15 +330,17 @@ impl Storage {
             a.write_offset > HEADER_LEN as u64
                 && a.write_offset + len > self.opts.segment_size_bytes
         });
-        if needs_roll {
+        // A ready spare is better than growing this segment by zero-fill.
+        let needs_growth = self
+            .active
+            .as_ref()
+            .is_some_and(|a| a.write_offset + len > a.allocated_len);
+        if needs_roll || (needs_growth && self.spare.is_ready()) {
             self.roll()?;
         }
         let active = match self.active.take() {
             Some(active) => active,
-            None => {
-                self.stats.segments_created += 1;
-                create_segment(&self.opts, first_zxid)?
-            }
+            None => self.new_segment(first_zxid)?,
         };
         let chunk = self.opts.preallocate_bytes;
         let active = self.active.insert(active);
@@ -339,12 +357,63 @@ impl Storage {
             self.stats.fsyncs += 1;
         }
         active.write_offset += len;
+        self.spare.note_appended(len);
+        if active.write_offset
+            >= self
+                .opts
+                .preallocate_bytes
+                .min(self.opts.segment_size_bytes / 4)
+        {
+            self.spare.request();
+        }
         Ok(())
     }
 
+    /// Starts segment `log.<first_zxid>`: the spare if one is ready, else a
+    /// file created and zero-filled here.
+    fn new_segment(&mut self, first_zxid: i64) -> Result<ActiveSegment> {
+        self.stats.segments_created += 1;
+        let Some(file) = self.spare.take() else {
+            return create_segment(&self.opts, first_zxid);
+        };
+        let path = self
+            .opts
+            .data_log_dir
+            .join(format::segment_name(first_zxid));
+        let header = format::encode_header(SEGMENT_MAGIC, first_zxid);
+        spare::adopt(
+            &file,
+            &self.spare.path(),
+            &path,
+            &header,
+            self.opts.force_sync,
+        )?;
+        let allocated_len = file
+            .metadata()
+            .map_err(|e| StorageError::io("stat", &path, e))?
+            .len();
+        self.stats.segments_from_spare += 1;
+        Ok(ActiveSegment {
+            file,
+            path,
+            write_offset: HEADER_LEN as u64,
+            allocated_len,
+        })
+    }
+
+    /// Waits up to `timeout` for the spare segment being prepared in the
+    /// background (see [`StorageOptions::preallocate_bytes`]); true if one
+    /// is ready for the next segment. For tests and tools: appends never
+    /// wait for it.
+    pub fn wait_for_spare(&mut self, timeout: std::time::Duration) -> bool {
+        self.spare.wait_ready(timeout)
+    }
+
     /// Closes the current segment (trimming its preallocated tail) so the next
-    /// append starts a new one named by its first zxid. Call after taking a
-    /// snapshot so older segments can be purged.
+    /// append starts a new one named by its first zxid. Appends roll by
+    /// themselves at [`StorageOptions::segment_size_bytes`]; an explicit
+    /// roll makes the segments before it purgeable sooner, at the cost of a
+    /// segment's worth of zeros for the next one.
     pub fn roll(&mut self) -> Result<()> {
         if self.poisoned {
             return Err(StorageError::Poisoned);
@@ -357,6 +426,7 @@ impl Storage {
                 .set_len(active.write_offset)
                 .map_err(|e| StorageError::io("trim", &active.path, e))?;
         }
+        self.spare.retry();
         Ok(())
     }
 

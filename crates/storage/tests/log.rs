@@ -210,3 +210,82 @@ fn truncate_after_drops_later_records_and_snapshots() {
     assert_eq!(rec.snapshot, None);
     assert_eq!(zxids(&rec), vec![1, 2, 3, 4, 5, 0x1_0000_0001]);
 }
+
+/// Appends single-record batches from `next` until the log holds at least
+/// `bytes` of records; returns the next zxid.
+fn fill_to(st: &mut Storage, mut next: i64, bytes: u64) -> i64 {
+    while st.stats().bytes < bytes {
+        append(st, &[next]);
+        next += 1;
+    }
+    next
+}
+
+#[test]
+fn the_next_segment_is_a_spare_prepared_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.segment_size_bytes = 8192;
+    let (mut st, _) = Storage::open(o.clone()).unwrap();
+    append(&mut st, &[1]);
+    assert!(
+        !st.wait_for_spare(std::time::Duration::ZERO),
+        "nothing is prepared for a log that has barely been written"
+    );
+    // Past min(preallocation, a quarter of a segment) the spare is made.
+    let next = fill_to(&mut st, 2, 2048);
+    assert!(st.wait_for_spare(std::time::Duration::from_secs(60)));
+    let spare = o.data_log_dir.join("log.spare");
+    assert_eq!(fs::metadata(&spare).unwrap().len(), 8192);
+    // Growing the first segment past its 4 KiB preallocation takes the
+    // spare instead of zero-filling more.
+    let next = fill_to(&mut st, next, 4096);
+    let stats = st.stats();
+    assert_eq!((stats.segments_created, stats.segments_from_spare), (2, 1));
+    let segs = segments(&o.data_log_dir);
+    assert_eq!(segs.len(), 2, "{segs:?}");
+    assert_eq!(fs::metadata(&segs[1]).unwrap().len(), 8192);
+    assert!(fs::metadata(&segs[0]).unwrap().len() <= 4096, "trimmed");
+    append(&mut st, &[next]);
+    drop(st);
+    let (_, rec) = Storage::open(o.clone()).unwrap();
+    assert_eq!(zxids(&rec), (1..=next).collect::<Vec<_>>());
+    assert!(!spare.exists(), "open removes a leftover spare");
+}
+
+#[test]
+fn a_leftover_spare_is_removed_at_open_and_never_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut st, _) = Storage::open(opts(dir.path())).unwrap();
+    append(&mut st, &[1, 2]);
+    drop(st);
+    let spare = dir.path().join("log/log.spare");
+    // A spare made by a process that stopped while writing it, with
+    // bytes that look like a record: not a segment, so never replayed.
+    let mut junk = Vec::new();
+    paddock_storage::format::encode_record(&mut junk, 3, b"not in the log", true);
+    fs::write(&spare, &junk).unwrap();
+    let (mut st, rec) = Storage::open(opts(dir.path())).unwrap();
+    assert_eq!(zxids(&rec), vec![1, 2]);
+    assert!(!spare.exists());
+    append(&mut st, &[3]);
+}
+
+#[test]
+fn a_spare_renamed_before_its_header_was_durable_is_discarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut st, _) = Storage::open(opts(dir.path())).unwrap();
+    append(&mut st, &[1, 2]);
+    drop(st);
+    // What a crash between the rename and the first fdatasync can leave:
+    // the next segment's name over a file of zeros.
+    let adopted = dir.path().join("log/log.0000000000000003");
+    fs::write(&adopted, vec![0u8; 64 << 10]).unwrap();
+    let (mut st, rec) = Storage::open(opts(dir.path())).unwrap();
+    assert_eq!(zxids(&rec), vec![1, 2]);
+    assert!(!adopted.exists());
+    append(&mut st, &[3]);
+    drop(st);
+    let (_, rec) = Storage::open(opts(dir.path())).unwrap();
+    assert_eq!(zxids(&rec), vec![1, 2, 3]);
+}

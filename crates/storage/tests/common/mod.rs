@@ -49,12 +49,15 @@ pub fn records(log_dir: &Path) -> Vec<LogRecord> {
         .collect()
 }
 
-/// Segment files in the log dir, oldest first.
+/// Segment files in the log dir, oldest first (not the spare).
 pub fn segments(log_dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(log_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("log."))
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            paddock_storage::format::parse_segment_name(name).is_some()
+        })
         .collect();
     v.sort();
     v
