@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
 
-use super::args::{RunOptions, Workload, RATE_BEHIND_SHARE};
+use super::args::{RunOptions, Workload, RATE_BEHIND_SHARE, RATE_CAUGHT_UP_SHARE};
 
 /// Lowest and highest latency the histograms hold, in nanoseconds.
 pub const LATENCY_NS_MIN: u64 = 1_000;
@@ -111,11 +111,13 @@ impl Measured {
         }
     }
 
-    /// Whether an open-loop run did less than [`RATE_BEHIND_SHARE`] of its
-    /// target rate (`None`: closed loop).
+    /// Whether an open-loop run did not keep to its schedule (`None`: closed
+    /// loop): it did less than [`RATE_BEHIND_SHARE`] of its target rate, or
+    /// more than [`RATE_CAUGHT_UP_SHARE`] (answering requests due before
+    /// the window opened).
     pub fn behind(&self) -> Option<bool> {
-        let target = self.rate_target?;
-        Some(self.ops_per_s() < RATE_BEHIND_SHARE * target)
+        let share = self.ops_per_s() / self.rate_target?;
+        Some(!(RATE_BEHIND_SHARE..=RATE_CAUGHT_UP_SHARE).contains(&share))
     }
 
     fn ms(&self, q: f64) -> f64 {
@@ -135,19 +137,30 @@ impl Measured {
     }
 }
 
-/// A warning for an open-loop run that fell behind its target rate.
+/// A warning for an open-loop run that did not keep to its schedule.
 pub fn behind_warning(m: &Measured) -> Option<String> {
     if m.behind() != Some(true) {
         return None;
     }
     let target = m.rate_target?;
+    let share = m.ops_per_s() / target;
+    let why = if share < RATE_BEHIND_SHARE {
+        format!(
+            "below {:.0}%: the server (or this client) fell behind",
+            100.0 * RATE_BEHIND_SHARE
+        )
+    } else {
+        format!(
+            "above {:.0}%: it was behind when the window opened and caught up inside it",
+            100.0 * RATE_CAUGHT_UP_SHARE
+        )
+    };
     Some(format!(
-        "{}: achieved {:.0} of {target:.0} ops/s offered ({:.0}%, below {:.0}%): the server \
-         (or this client) fell behind, so the latencies include the backlog",
+        "{}: achieved {:.0} of {target:.0} ops/s offered ({:.0}%, {why}), so the latencies \
+         include the backlog",
         m.workload,
         m.ops_per_s(),
-        100.0 * m.ops_per_s() / target,
-        100.0 * RATE_BEHIND_SHARE
+        100.0 * share,
     ))
 }
 
@@ -342,13 +355,23 @@ mod tests {
     }
 
     #[test]
-    fn behind_is_below_95_percent_of_the_target() {
+    fn behind_is_outside_95_to_105_percent_of_the_target() {
         assert_eq!(measured(100, 1.0, None).behind(), None);
         assert_eq!(measured(95, 1.0, Some(100.0)).behind(), Some(false));
+        assert_eq!(measured(105, 1.0, Some(100.0)).behind(), Some(false));
         assert_eq!(measured(94, 1.0, Some(100.0)).behind(), Some(true));
+        assert_eq!(measured(106, 1.0, Some(100.0)).behind(), Some(true));
         assert!(behind_warning(&measured(95, 1.0, Some(100.0))).is_none());
         let w = behind_warning(&measured(50, 1.0, Some(100.0))).unwrap();
-        assert!(w.contains("achieved 50 of 100 ops/s"), "{w}");
+        assert!(
+            w.contains("achieved 50 of 100 ops/s") && w.contains("fell behind"),
+            "{w}"
+        );
+        let w = behind_warning(&measured(110, 1.0, Some(100.0))).unwrap();
+        assert!(
+            w.contains("(110%, above 105%") && w.contains("caught up"),
+            "{w}"
+        );
     }
 
     #[test]
