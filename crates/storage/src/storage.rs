@@ -95,6 +95,10 @@ pub struct Replayed<T> {
 #[derive(Debug)]
 pub struct Storage {
     opts: StorageOptions,
+    /// The next segment, made ahead of need. Declared before `_lock`:
+    /// fields drop in order, and its thread must be stopped (and an
+    /// untaken spare removed) before another process may lock the dir.
+    spare: SpareMaker,
     /// Held open for its `flock` on the data log dir.
     _lock: File,
     active: Option<ActiveSegment>,
@@ -102,8 +106,6 @@ pub struct Storage {
     buf: Vec<u8>,
     poisoned: bool,
     stats: LogStats,
-    /// The next segment, made ahead of need.
-    spare: SpareMaker,
 }
 
 /// Counters since [`Storage::open`], for metrics and tests.
