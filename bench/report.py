@@ -116,16 +116,21 @@ def workload_table(runs):
             rows[(w, key)] = (z, p)
             cells += [fmt(z), fmt(p), fmt(ratio(p, z))]
         lines.append("| " + " | ".join(cells) + " |")
-    errors = []
+    return lines, rows, error_notes(runs)
+
+
+def error_notes(runs):
+    """One line per server and workload with errors, lost sessions or notes."""
+    out = []
     for s in SERVERS:
         for w, rs in runs[s].items():
             e = sum(r["errors"] for r in rs)
             lost = sum(r["lost_sessions"] for r in rs)
-            notes = {r["note"] for r in rs if r["note"]}
-            if e or lost or notes:
-                errors.append(f"- {SHORT[s]} {w}: {e} errors, {lost} lost sessions"
-                              + (f"; notes: {'; '.join(sorted(notes))}" if notes else ""))
-    return lines, rows, errors
+            why = {r["note"] for r in rs if r["note"]}
+            if e or lost or why:
+                out.append(f"- {SHORT[s]} {w}: {e} errors, {lost} lost sessions"
+                           + (f"; notes: {'; '.join(sorted(why))}" if why else ""))
+    return out
 
 
 LATENCY_COLS = [("p50 ms", "lat:p50"), ("p99 ms", "lat:p99"), ("p99.9 ms", "lat:p999"),
@@ -165,14 +170,7 @@ def same_load_table(spec, runs):
             rows[(w, key)] = (z, p)
             cells += [fmt(z), fmt(p), fmt(ratio(p, z))]
         lines.append("| " + " | ".join(cells) + " |")
-    for s in SERVERS:
-        for w, rs in runs[s].items():
-            e = sum(r["errors"] for r in rs)
-            lost = sum(r["lost_sessions"] for r in rs)
-            why = {r["note"] for r in rs if r["note"]}
-            if e or lost or why:
-                notes.append(f"- {SHORT[s]} {w}: {e} errors, {lost} lost sessions"
-                             + (f"; notes: {'; '.join(sorted(why))}" if why else ""))
+    notes += error_notes(runs)
     return lines, rows, fell, notes
 
 

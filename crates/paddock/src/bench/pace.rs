@@ -269,24 +269,14 @@ pub async fn wait_until_due(due: Instant, ctl: &Control) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicU64;
-
     use super::*;
     use crate::bench::args::Workload;
     use crate::bench::workload::Plan;
 
     fn plan(workload: Workload) -> Plan {
         Plan {
-            workload,
-            base: "/b".into(),
-            value: Arc::from(&b"v"[..]),
-            keys: 10,
-            read_pct: 90,
-            populate_next: Arc::new(AtomicU64::new(0)),
-            populate_count: 3,
-            create_until: 0,
-            delete_from: None,
             rate: Some(1000.0),
+            ..crate::bench::workload::tests::plan(workload)
         }
     }
 

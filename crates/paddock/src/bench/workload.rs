@@ -222,10 +222,11 @@ pub fn key_paths(plan: &Plan) -> impl Iterator<Item = String> + '_ {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn plan(workload: Workload) -> Plan {
+    /// A small closed-loop plan for unit tests.
+    pub(crate) fn plan(workload: Workload) -> Plan {
         Plan {
             workload,
             base: "/b".into(),
