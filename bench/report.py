@@ -110,13 +110,21 @@ def workload_table(runs):
     rows = {}
     for w in order:
         cells = [w]
-        for _, key in cols:
-            z = metric(runs["zookeeper"].get(w, []), key)
-            p = metric(runs["paddock"].get(w, []), key)
-            rows[(w, key)] = (z, p)
-            cells += [fmt(z), fmt(p), fmt(ratio(p, z))]
+        cells += metric_cells(runs, w, cols, rows)
         lines.append("| " + " | ".join(cells) + " |")
     return lines, rows, error_notes(runs)
+
+
+def metric_cells(runs, w, cols, rows):
+    """ZK, paddock and ratio cells of workload w for each column; records
+    each (ZK, paddock) pair in rows."""
+    cells = []
+    for _, key in cols:
+        z = metric(runs["zookeeper"].get(w, []), key)
+        p = metric(runs["paddock"].get(w, []), key)
+        rows[(w, key)] = (z, p)
+        cells += [fmt(z), fmt(p), fmt(ratio(p, z))]
+    return cells
 
 
 def error_notes(runs):
@@ -164,11 +172,7 @@ def same_load_table(spec, runs):
                 notes.append(f"- {SHORT[s]} {w} rep {r['_rep']}: {fmt(r['ops_per_s'])} of "
                              f"{fmt(r['rate_target'])} ops/s offered ({100 * share:.0f}%): "
                              f"{why}; its latencies include the backlog")
-        for _, key in cols:
-            z = metric(runs["zookeeper"].get(w, []), key)
-            p = metric(runs["paddock"].get(w, []), key)
-            rows[(w, key)] = (z, p)
-            cells += [fmt(z), fmt(p), fmt(ratio(p, z))]
+        cells += metric_cells(runs, w, cols, rows)
         lines.append("| " + " | ".join(cells) + " |")
     notes += error_notes(runs)
     return lines, rows, fell, notes
