@@ -254,6 +254,15 @@ server_cmd() {
 
 # start KIND DIR PORT WHAT: starts a server, waits until it serves, sets
 # $pid, and logs the exec-to-serving time as event WHAT.
+# start_fresh KIND DIR EVENT: a standalone KIND server on a new data dir
+# under DIR and a free port (sets $port, and $pid as start does).
+start_fresh() {
+    mkdir -p "$2/data"
+    port=$(free_port)
+    write_cfg "$2" "$port"
+    start "$1" "$2" "$port" "$3"
+}
+
 start() {
     local kind="$1" dir="$2" port="$3" what="$4" t0 ready
     t0=$EPOCHREALTIME
@@ -519,10 +528,7 @@ run_standalone() {
     shift $(($# < 3 ? $# : 3))
     [ -n "$pass" ] && f="$pass-" && ev="${pass}_"
     dir="$out/${f}rep$rep-$kind"
-    mkdir -p "$dir/data"
-    port=$(free_port)
-    write_cfg "$dir" "$port"
-    start "$kind" "$dir" "$port" "${ev}startup"
+    start_fresh "$kind" "$dir" "${ev}startup"
     echo "compare.sh: rep $rep/$reps: $kind${pass:+ ($pass)}" >&2
     bench "$port" "$pid" "$kind" --workloads "$workloads" --sessions "$sessions" \
         --depth "$depth" --watchers "$watchers" --warmup "$warmup" --duration "$duration" "$@" \
@@ -632,10 +638,7 @@ fi
 for n in "${sizes[@]}"; do
     for kind in $kinds; do
         dir="$out/recovery$n-$kind"
-        mkdir -p "$dir/data"
-        port=$(free_port)
-        write_cfg "$dir" "$port"
-        start "$kind" "$dir" "$port" "startup"
+        start_fresh "$kind" "$dir" "startup"
         echo "compare.sh: populating $n znodes on $kind" >&2
         bench "$port" "$pid" "$kind" --workloads populate --count "$n" --sessions "$sessions" \
             --depth "$depth" > "$out/populate$n-$kind.json" 2>> "$dir/bench.log"
