@@ -1,6 +1,7 @@
 """Durability across server restarts (clean SIGTERM and SIGKILL), snapshots,
 and sessions that outlive a restart.  Each test has its own server."""
 
+import re
 import threading
 import pytest
 from kazoo.client import KazooClient
@@ -75,6 +76,60 @@ def test_data_survives_restart(fresh_server, hard):
         assert c.exists("/app/new").czxid > last_zxid
     finally:
         stop(c)
+
+
+def _replayed_at_last_start(srv) -> int:
+    """The txn count of the last 'recovered ... (N txns replayed)' log line."""
+    lines = [l for l in srv.log_path.read_text(errors="replace").splitlines()
+             if "txns replayed" in l]
+    assert lines, srv.log_tail()
+    return int(re.search(r"\((\d+) txns replayed\)", lines[-1]).group(1))
+
+
+def _snapshot_zxids(srv) -> list:
+    return sorted(int(p.name.split(".")[1], 16)
+                  for p in (srv.data_dir / "paddock-1").glob("snapshot.*")
+                  if not p.name.endswith(".tmp"))
+
+
+@pytest.mark.paddock_only
+@pytest.mark.parametrize("on", [True, False], ids=["default", "off"])
+def test_stopping_writes_a_snapshot(fresh_server, on):
+    """A SIGTERM-ed paddock snapshots its tree (paddock.snapshotOnShutdown,
+    default yes), so the next start replays nothing; off, it replays its log."""
+    srv = fresh_server(extra_cfg=None if on else {"paddock.snapshotOnShutdown": "false"})
+    c = client(srv)
+    try:
+        c.create("/s")
+        for i in range(200):
+            c.create(f"/s/n{i:03d}", b"x" * 100)
+        c.set("/s", b"after")
+        last = c.exists("/s").mzxid
+        before = snapshot_tree(c, "/s")
+    finally:
+        stop(c)
+    srv.restart()
+    # The session's close came after the last write: the snapshot is at or
+    # after it, and restarting replays nothing when it is on.
+    if on:
+        assert _snapshot_zxids(srv)[-1] > last
+        assert _replayed_at_last_start(srv) == 0
+    else:
+        assert all(z < last for z in _snapshot_zxids(srv))
+        assert _replayed_at_last_start(srv) > 200
+    c = client(srv)
+    try:
+        assert snapshot_tree(c, "/s") == before
+        c.create("/s/more")
+    finally:
+        stop(c)
+    srv.restart()
+    if on:
+        # Nothing happened since that start: no second snapshot of one zxid.
+        count = len(_snapshot_zxids(srv))
+        srv.restart()
+        assert len(_snapshot_zxids(srv)) == count
+        assert _replayed_at_last_start(srv) == 0
 
 
 def test_many_writes_with_snapshots(fresh_server):

@@ -67,6 +67,9 @@ pub struct Config {
     /// `paddock.workerThreads`: threads running connections and the core
     /// (None: [`Config::default_worker_threads`]).
     pub worker_threads: Option<usize>,
+    /// `paddock.snapshotOnShutdown` (default yes): a stopping server
+    /// writes a snapshot of its tree, so the next start replays no log.
+    pub snapshot_on_shutdown: bool,
     /// Snapshots kept by purging.
     pub snap_retain_count: usize,
     /// Hours between purges (0: never).
@@ -119,6 +122,7 @@ impl Default for Config {
             force_sync: true,
             snap_count: 100_000,
             worker_threads: None,
+            snapshot_on_shutdown: true,
             snap_retain_count: 3,
             purge_interval_hours: 0,
             max_outstanding_per_connection: 1000,
@@ -262,6 +266,9 @@ impl Config {
                         return Err(err(format!("{key} must be at least 1")));
                     }
                     cfg.worker_threads = Some(n);
+                }
+                "paddock.snapshotOnShutdown" => {
+                    cfg.snapshot_on_shutdown = parse_yes_no(key, value).map_err(err)?
                 }
                 "autopurge.snapRetainCount" => {
                     let n: usize = parse_num(key, value).map_err(err)?;
@@ -473,6 +480,16 @@ mod tests {
         assert_eq!(c.init_limit, 5);
         assert!(c.four_letter_allowed("ruok"));
         assert!(!c.four_letter_allowed("dump"));
+    }
+
+    #[test]
+    fn snapshot_on_shutdown_key() {
+        let parse = |text: &str| Config::parse(Path::new("zoo.cfg"), text);
+        assert!(parse("dataDir=/x\n").unwrap().snapshot_on_shutdown);
+        let off = parse("dataDir=/x\npaddock.snapshotOnShutdown=false\n").unwrap();
+        assert!(!off.snapshot_on_shutdown);
+        let e = parse("dataDir=/x\npaddock.snapshotOnShutdown=maybe\n").unwrap_err();
+        assert!(e.to_string().contains("zoo.cfg:2"), "{e}");
     }
 
     #[test]

@@ -103,6 +103,10 @@ pub enum CoreMsg {
     },
     /// Time passed: expire sessions, reap containers and TTL nodes.
     Tick,
+    /// The server is stopping: write the shutdown snapshot (if
+    /// `paddock.snapshotOnShutdown`), then end the loop, handling nothing
+    /// queued after this.
+    Shutdown,
 }
 
 /// A request of a session waiting for its turn to be answered.
@@ -188,6 +192,8 @@ pub struct Core {
     snap_nodes: u64,
     /// The snapshot being written, a few nodes per turn of the loop.
     snapshot: Option<LiveSnapshot>,
+    /// [`CoreMsg::Shutdown`] was handled: the loop ends.
+    stopping: bool,
     super_id: Option<String>,
     last_reap: Instant,
     /// Every open client connection, handshaken or not (set by the acceptor).
@@ -354,6 +360,7 @@ impl Core {
             snap_threshold,
             snap_nodes,
             snapshot: None,
+            stopping: false,
             super_id,
             last_reap: started,
             open_connections: Arc::default(),
@@ -412,10 +419,16 @@ impl Core {
             // Drain what is already queued before yielding, a bounded
             // number at a time so a snapshot keeps moving under load.
             for _ in 0..DRAIN_BATCH {
+                if self.stopping {
+                    break;
+                }
                 match rx.try_recv() {
                     Ok(msg) => self.handle(msg)?,
                     Err(_) => break,
                 }
+            }
+            if self.stopping {
+                break;
             }
             if let Some(e) = self.ensemble.as_mut() {
                 e.flush();
@@ -450,6 +463,13 @@ impl Core {
             }
             CoreMsg::StorageFailed { error } => return Err(error),
             CoreMsg::Tick => self.on_tick(),
+            CoreMsg::Shutdown => {
+                self.stopping = true;
+                if self.cfg.snapshot_on_shutdown {
+                    self.snapshot_on_shutdown();
+                }
+                return Ok(());
+            }
         }
         self.run_zab()
     }
@@ -1347,6 +1367,51 @@ impl Core {
                     self.snapshot = None; // the writer sees no End and discards it
                     return true;
                 }
+            }
+        }
+    }
+
+    /// Writes the applied tree as a snapshot before the server stops, so
+    /// the next start loads it and replays nothing (ClickHouse Keeper does
+    /// the same; ZooKeeper replays its log). Only committed txns are
+    /// applied, so in an ensemble too the snapshot is a prefix of the
+    /// history; txns logged but not applied stay in the log, after it.
+    /// Skipped when a snapshot of this zxid is already on disk. Blocks the
+    /// core: nothing else runs any more. A failure is logged, and the log
+    /// still holds everything.
+    fn snapshot_on_shutdown(&mut self) {
+        self.abandon_snapshot();
+        let zxid = self.tree.last_zxid();
+        let dir = self.cfg.snap_dir();
+        match storage::list_snapshots(&dir) {
+            Ok(have) if have.iter().any(|(z, _)| *z == zxid) => {
+                tracing::info!("shutdown: the snapshot at zxid {zxid:#x} is already on disk");
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!("shutdown: no snapshot written: {e}");
+                return;
+            }
+        }
+        let started = Instant::now();
+        let tree = &self.tree;
+        match storage::write_snapshot_now(&dir, zxid, |w| tree.serialize(w)) {
+            Ok(path) => tracing::info!(
+                "shutdown: snapshot {} ({} znodes) written in {} ms",
+                path.display(),
+                tree.node_count(),
+                started.elapsed().as_millis()
+            ),
+            Err(e) => {
+                tracing::warn!("shutdown: no snapshot written: {e}");
+                return;
+            }
+        }
+        // As after every snapshot, when autopurge is on.
+        if self.cfg.purge_interval_hours > 0 {
+            if let Err(e) = storage::purge(&dir, &self.cfg.log_dir(), self.cfg.snap_retain_count) {
+                tracing::warn!("shutdown: purging old snapshots and logs: {e}");
             }
         }
     }

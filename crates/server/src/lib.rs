@@ -225,12 +225,12 @@ impl Server {
         tokio::pin!(shutdown);
         let result = loop {
             tokio::select! {
-                _ = &mut shutdown => break Ok(()),
-                r = &mut core => break match r {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(ServerError::Fatal(e)),
-                    Err(e) => Err(ServerError::Fatal(format!("core task: {e}"))),
-                },
+                _ = &mut shutdown => {
+                    // The core writes its shutdown snapshot and ends.
+                    let _ = core_tx.send(core::CoreMsg::Shutdown).await;
+                    break core_result((&mut core).await);
+                }
+                r = &mut core => break core_result(r),
                 accepted = listener.accept() => {
                     let Ok((stream, peer)) = accepted else { continue };
                     if !admit(&per_ip, peer.ip(), cfg.max_client_cnxns) {
@@ -252,6 +252,15 @@ impl Server {
         };
         ticker.abort();
         result
+    }
+}
+
+/// What the core task's end means for the server.
+fn core_result(r: Result<Result<(), String>, tokio::task::JoinError>) -> Result<(), ServerError> {
+    match r {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(ServerError::Fatal(e)),
+        Err(e) => Err(ServerError::Fatal(format!("core task: {e}"))),
     }
 }
 

@@ -86,5 +86,8 @@ pub use error::{Result, StorageError};
 pub use format::MAX_PAYLOAD_BYTES;
 pub use purge::{purge, PurgeReport};
 pub use reader::{LogReader, LogRecord};
-pub use snapshot::{list_snapshots, write_snapshot, LoadedSnapshot, SnapshotData, SnapshotReader};
+pub use snapshot::{
+    list_snapshots, write_snapshot, write_snapshot_now, LoadedSnapshot, SnapshotData,
+    SnapshotReader,
+};
 pub use storage::{LogStats, Recovered, Replayed, Storage, StorageOptions, MAX_BATCH_BYTES};

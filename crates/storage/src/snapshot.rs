@@ -36,11 +36,31 @@ pub fn write_snapshot(
     zxid: i64,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<PathBuf> {
+    write_snapshot_paced(data_dir, zxid, true, write)
+}
+
+/// [`write_snapshot`] for a server that is stopping: the same durable
+/// steps, but written as fast as the disk takes it, with no writeback
+/// pacing (nothing else is using the disk, and the process waits on it).
+pub fn write_snapshot_now(
+    data_dir: &Path,
+    zxid: i64,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<PathBuf> {
+    write_snapshot_paced(data_dir, zxid, false, write)
+}
+
+fn write_snapshot_paced(
+    data_dir: &Path,
+    zxid: i64,
+    paced: bool,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<PathBuf> {
     fsutil::ensure_dir(data_dir)?;
     let name = format::snapshot_name(zxid);
     let tmp = data_dir.join(format!("{name}.tmp"));
     let path = data_dir.join(name);
-    let result = write_tmp(&tmp, zxid, write);
+    let result = write_tmp(&tmp, zxid, paced, write);
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -53,10 +73,11 @@ pub fn write_snapshot(
 fn write_tmp(
     tmp: &Path,
     zxid: i64,
+    paced: bool,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<()> {
     let file = File::create(tmp).map_err(|e| StorageError::io("create", tmp, e))?;
-    let mut out = BufWriter::with_capacity(BUFFER_BYTES, PacedFile::new(file));
+    let mut out = BufWriter::with_capacity(BUFFER_BYTES, PacedFile::new(file, paced));
     let io_err = |e| StorageError::io("write snapshot", tmp, e);
     out.write_all(&format::encode_header(SNAPSHOT_MAGIC, zxid))
         .map_err(io_err)?;
@@ -85,6 +106,8 @@ const WRITEBACK_BYTES: u64 = 1 << 20;
 /// queued behind it, stall every write for tens of milliseconds.
 struct PacedFile {
     file: File,
+    /// false: plain writes, all left to the final fsync.
+    paced: bool,
     written: u64,
     /// Start of the window being written back.
     started: u64,
@@ -93,9 +116,10 @@ struct PacedFile {
 }
 
 impl PacedFile {
-    fn new(file: File) -> PacedFile {
+    fn new(file: File, paced: bool) -> PacedFile {
         PacedFile {
             file,
+            paced,
             written: 0,
             started: 0,
             waited: 0,
@@ -134,7 +158,7 @@ impl Write for PacedFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.write(buf)?;
         self.written += n as u64;
-        if self.written - self.started >= WRITEBACK_BYTES {
+        if self.paced && self.written - self.started >= WRITEBACK_BYTES {
             // Waiting took the disk for about as long as it did: leave it
             // that long to the log's fsyncs (half the disk, at most).
             let t = Instant::now();
