@@ -148,6 +148,22 @@ impl Server {
             tracing::info!("zoo.cfg key {key} is not used by paddock; ignored");
         }
         let cfg = Arc::new(cfg);
+        // The quorum port is bound before the (possibly long) recovery, so
+        // that peers dialing in meanwhile wait in its backlog instead of
+        // being refused and redialing a REDIAL later: an ensemble restarted
+        // at once elects as soon as its members have loaded.
+        let quorum_listener = if cfg.is_ensemble() {
+            let listener = quorum::bind(&cfg).await.map_err(|source| {
+                let me = &cfg.servers[&cfg.my_id];
+                ServerError::BindQuorum {
+                    addr: format!("{}:{}", me.host, me.quorum_port),
+                    source,
+                }
+            })?;
+            Some(listener)
+        } else {
+            None
+        };
         let (storage, tree, last_zxid) = recover(&cfg)?;
         let addr = SocketAddr::new(cfg.client_port_address, cfg.client_port);
         let listener = TcpListener::bind(addr)
@@ -167,19 +183,13 @@ impl Server {
             },
             core_tx.clone(),
         );
-        let ensemble = if cfg.is_ensemble() {
-            let listener = quorum::bind(&cfg).await.map_err(|source| {
-                let me = &cfg.servers[&cfg.my_id];
-                ServerError::BindQuorum {
-                    addr: format!("{}:{}", me.host, me.quorum_port),
-                    source,
-                }
-            })?;
-            let zab = zab_for(&cfg, last_zxid)?;
-            quorum::spawn(listener, cfg.clone(), core_tx.clone());
-            Some(ensemble::Ensemble::new(zab))
-        } else {
-            None
+        let ensemble = match quorum_listener {
+            Some(listener) => {
+                let zab = zab_for(&cfg, last_zxid)?;
+                quorum::spawn(listener, cfg.clone(), core_tx.clone());
+                Some(ensemble::Ensemble::new(zab))
+            }
+            None => None,
         };
         let core = core::Core::new(cfg.clone(), tree, last_zxid, commit, ensemble);
         let open_connections = core.open_connections.clone();
