@@ -10,7 +10,7 @@ use proto::{Acl, ErrorCode, Stat};
 
 use crate::acl::AclCache;
 use crate::ephemeral::{client_owner, EphemeralType};
-use crate::hash::{hash_bytes, hash_words};
+use crate::hash::{hash_bytes, hash_bytes_wide, hash_words, hash_words_wide};
 use crate::path;
 use crate::store::{Node, StatPersisted, Store};
 
@@ -237,15 +237,49 @@ impl DataTree {
     pub fn compute_digest(&self) -> u64 {
         self.store.slots().fold(0u64, |d, i| {
             let n = self.store.node(i);
-            d.wrapping_add(content_digest(n.path_bytes(), n.data()))
-                .wrapping_add(self.meta_digest(n))
+            let hp = path_digest(n.path_bytes());
+            d.wrapping_add(content_digest(hp, n.data()))
+                .wrapping_add(self.meta_digest(hp, n))
+        })
+    }
+
+    /// The digest as snapshot format 1 computed it (each node's path
+    /// hashed twice, its data one word at a time): only to check a
+    /// format-1 snapshot's stored digest.
+    pub(crate) fn compute_digest_v1(&self) -> u64 {
+        self.store.slots().fold(0u64, |d, i| {
+            let n = self.store.node(i);
+            let content = hash_words(
+                &[hash_bytes(n.path_bytes(), 11), hash_bytes(n.data(), 12)],
+                13,
+            );
+            let s = &n.stat;
+            let meta = hash_words(
+                &[
+                    hash_bytes(n.path_bytes(), 21),
+                    s.czxid as u64,
+                    s.mzxid as u64,
+                    s.pzxid as u64,
+                    s.ctime as u64,
+                    s.mtime as u64,
+                    s.version as u32 as u64,
+                    s.cversion as u32 as u64,
+                    s.aversion as u32 as u64,
+                    s.ephemeral_owner as u64,
+                    self.acls.hash_of(n.acl),
+                ],
+                22,
+            );
+            d.wrapping_add(content).wrapping_add(meta)
         })
     }
 
     // ---- primitives used by apply and snapshot loading ----
 
-    pub(crate) fn meta_digest(&self, n: &Node) -> u64 {
-        meta_digest(n.path_bytes(), &n.stat, self.acls.hash_of(n.acl))
+    /// The node's stat-and-ACL part of the digest; `hp` is
+    /// [`path_digest`] of its path.
+    fn meta_digest(&self, hp: u64, n: &Node) -> u64 {
+        meta_digest(hp, &n.stat, self.acls.hash_of(n.acl))
     }
 
     /// Adds a node (its ACL reference already taken) under `parent`,
@@ -277,7 +311,8 @@ impl DataTree {
     /// node just stored in slot `i`.
     fn account_inserted(&mut self, i: u32) {
         let n = self.store.node(i);
-        let add = content_digest(n.path_bytes(), n.data()).wrapping_add(self.meta_digest(n));
+        let hp = path_digest(n.path_bytes());
+        let add = content_digest(hp, n.data()).wrapping_add(self.meta_digest(hp, n));
         self.digest = self.digest.wrapping_add(add);
         self.data_size += path::utf16_len(n.path_bytes()) + n.data().len() as u64;
         let owner = n.stat.ephemeral_owner;
@@ -302,10 +337,11 @@ impl DataTree {
     /// reference.
     pub(crate) fn remove_node(&mut self, i: u32, parent: Option<u32>) -> Node {
         let node = self.store.remove(i, parent);
+        let hp = path_digest(node.path_bytes());
         self.digest = self
             .digest
-            .wrapping_sub(content_digest(node.path_bytes(), node.data()))
-            .wrapping_sub(self.meta_digest(&node));
+            .wrapping_sub(content_digest(hp, node.data()))
+            .wrapping_sub(self.meta_digest(hp, &node));
         self.data_size = self
             .data_size
             .saturating_sub(path::utf16_len(node.path_bytes()) + node.data().len() as u64);
@@ -333,9 +369,10 @@ impl DataTree {
 
     /// Changes a node's stat and/or ACL index, keeping the digest in step.
     pub(crate) fn update_meta(&mut self, i: u32, f: impl FnOnce(&mut Node)) {
-        let before = self.meta_digest(self.store.node(i));
+        let hp = path_digest(self.store.node(i).path_bytes());
+        let before = self.meta_digest(hp, self.store.node(i));
         f(self.store.node_mut(i));
-        let after = self.meta_digest(self.store.node(i));
+        let after = self.meta_digest(hp, self.store.node(i));
         self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
     }
 
@@ -350,8 +387,9 @@ impl DataTree {
     /// Replaces a node's data, keeping the digest and data size in step.
     pub(crate) fn replace_data(&mut self, i: u32, data: &[u8]) {
         let n = self.store.node(i);
-        let old = content_digest(n.path_bytes(), n.data());
-        let new = content_digest(n.path_bytes(), data);
+        let hp = path_digest(n.path_bytes());
+        let old = content_digest(hp, n.data());
+        let new = content_digest(hp, data);
         self.data_size = (self.data_size + data.len() as u64).saturating_sub(n.data().len() as u64);
         self.digest = self.digest.wrapping_sub(old).wrapping_add(new);
         self.store.node_mut(i).set_data(data);
@@ -379,16 +417,23 @@ pub(crate) fn client_stat(n: &Node) -> Stat {
     }
 }
 
+/// A node's digest is the sum of two parts, so that a change of data or
+/// of stat re-hashes only its part. Both include the path's hash,
+/// computed once per change (the path never changes).
+fn path_digest(path: &[u8]) -> u64 {
+    hash_bytes(path, 11)
+}
+
 /// The digest part that changes only with data.
-fn content_digest(path: &[u8], data: &[u8]) -> u64 {
-    hash_words(&[hash_bytes(path, 11), hash_bytes(data, 12)], 13)
+fn content_digest(hp: u64, data: &[u8]) -> u64 {
+    hash_words(&[hp, hash_bytes_wide(data, 12)], 13)
 }
 
 /// The digest part that changes with the stat or ACL.
-fn meta_digest(path: &[u8], s: &StatPersisted, acl_hash: u64) -> u64 {
-    hash_words(
+fn meta_digest(hp: u64, s: &StatPersisted, acl_hash: u64) -> u64 {
+    hash_words_wide(
         &[
-            hash_bytes(path, 21),
+            hp,
             s.czxid as u64,
             s.mzxid as u64,
             s.pzxid as u64,

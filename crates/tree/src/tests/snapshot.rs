@@ -94,6 +94,59 @@ fn loaded_tree_keeps_working() {
 }
 
 #[test]
+fn version_1_snapshots_still_load() {
+    // Version 1 differs only in how its stored digest was computed.
+    let h = sample();
+    let v2 = bytes(&h.tree);
+    let mut v1 = v2.clone();
+    v1[8..12].copy_from_slice(&1u32.to_be_bytes());
+    let at = v1.len() - 8;
+    v1[at..].copy_from_slice(&h.tree.compute_digest_v1().to_be_bytes());
+    assert_ne!(h.tree.compute_digest_v1(), h.tree.digest());
+    let t = DataTree::deserialize(&mut &v1[..]).unwrap();
+    assert_eq!(t.digest(), h.tree.digest(), "kept the current way");
+    assert_eq!(bytes(&t), v2, "written back as version 2");
+    // A version-1 file is checked against the version-1 digest.
+    let mut wrong = v2.clone();
+    wrong[8..12].copy_from_slice(&1u32.to_be_bytes());
+    assert!(matches!(
+        DataTree::deserialize(&mut &wrong[..]),
+        Err(TreeError::DigestMismatch { .. })
+    ));
+}
+
+#[test]
+fn fields_longer_than_the_loader_buffer_round_trip() {
+    // The loader takes fields out of a 256 KiB buffer; longer ones stream.
+    let mut h = sample();
+    let big: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+    h.ok(1, &create("/big", &big, 0));
+    let long_path = format!("/{}", "p".repeat(300_000));
+    h.ok(1, &create(&long_path, b"x", 0));
+    let buf = bytes(&h.tree);
+    let t = DataTree::deserialize(&mut &buf[..]).unwrap();
+    assert_eq!(t.data("/big").unwrap().0, &big[..]);
+    assert_eq!(t.data(&long_path).unwrap().0, b"x");
+    assert_eq!(bytes(&t), buf);
+    for len in [buf.len() - 1, buf.len() / 2, 400_000] {
+        assert!(
+            DataTree::deserialize(&mut &buf[..len]).is_err(),
+            "prefix {len}"
+        );
+    }
+}
+
+#[test]
+fn bytes_after_the_body_are_an_error() {
+    let mut buf = bytes(&sample().tree);
+    buf.push(0);
+    assert!(matches!(
+        DataTree::deserialize(&mut &buf[..]),
+        Err(TreeError::Corrupt { .. })
+    ));
+}
+
+#[test]
 fn every_truncation_is_an_error() {
     let buf = bytes(&sample().tree);
     for len in 0..buf.len() {
