@@ -12,8 +12,11 @@
 #   - time from exec to serving: `paddock bench wait-ready` polls ruok and
 #     a session's `exists /` every 1 ms, timed from bash's $EPOCHREALTIME
 #     read just before the server is started;
-#   - recovery: populate N znodes (100,000; and 1,000,000 with --big), stop
-#     with SIGTERM, start again on that data dir: time to serving, and RSS.
+#   - recovery: populate N znodes (100,000; and 1,000,000 with --big), kill
+#     it with SIGKILL and start again on that data dir (crash recovery: the
+#     newest snapshot and the log after it), then twice stop it with SIGTERM
+#     and start again (a clean restart; paddock snapshots on SIGTERM,
+#     ZooKeeper replays its log either way): time to serving, and RSS.
 # Then bench/report.py prints one table (both servers and paddock/ZK ratios)
 # and `paddock bench plot` draws bench/plots/*.png.
 #
@@ -51,8 +54,9 @@
 # and the three PIDs: server CPU is utime+stime summed over the three, RSS
 # and VmHWM are summed over the three (a sum of each one's peak). The leader
 # is recorded before and after the workloads (a change is reported). The
-# recovery measurement populates N znodes through the ensemble, then stops
-# and restarts all of it on its data dirs (RSS and sizes summed).
+# recovery measurement populates N znodes through the ensemble, then kills
+# and restarts all of it on its data dirs, then stops (SIGTERM) and restarts
+# it twice (RSS and sizes summed).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -292,6 +296,13 @@ stop() {
     forget "$p"
 }
 
+# crash PID: SIGKILL; PID is our own child.
+crash() {
+    kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    forget "$1"
+}
+
 # mem KIND WHAT PID: logs VmRSS and VmHWM (KiB).
 mem() {
     local rss hwm
@@ -426,6 +437,17 @@ stop_ensemble() {
     done
     for p in "${ens_pids[@]}"; do
         kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+        forget "$p"
+    done
+    ens_pids=()
+}
+
+# crash_ensemble: SIGKILL to every node at once; all are our own children.
+crash_ensemble() {
+    local p
+    for p in "${ens_pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    for p in "${ens_pids[@]}"; do
         wait "$p" 2>/dev/null || true
         forget "$p"
     done
@@ -622,6 +644,8 @@ if [ "$ensemble" != 0 ]; then
                 --json --workloads populate --count "$n" --sessions "$sessions" --depth "$depth" \
                 > "$out/populate$n-$kind.json" 2>> "$dir/bench.log"
             mem_ensemble "$kind" "populated$n"
+            crash_ensemble
+            start_ensemble "$kind" "$dir" "crash$n"
             stop_ensemble
             for again in 1 2; do
                 start_ensemble "$kind" "$dir" "recovery$n"
@@ -643,6 +667,8 @@ for n in "${sizes[@]}"; do
         bench "$port" "$pid" "$kind" --workloads populate --count "$n" --sessions "$sessions" \
             --depth "$depth" > "$out/populate$n-$kind.json" 2>> "$dir/bench.log"
         mem "$kind" "populated$n" "$pid"
+        crash "$pid"
+        start "$kind" "$dir" "$port" "crash$n"
         stop "$pid"
         for again in 1 2; do
             start "$kind" "$dir" "$port" "recovery$n"

@@ -229,7 +229,12 @@ def server_table(runs, events, rows, nodes=0, same_rows=None, same_fell=None):
             target, ok = "paddock < 1000 ms", None if p is None else p < 1000
         what = (f"recovery of {n:,} znodes, exec of {nodes} servers to ensemble serving ms"
                 if nodes else f"recovery of {n:,} znodes, exec to serving ms")
-        add(what, z, p, target, ok)
+        add(what + " (after SIGTERM)", z, p, target, ok)
+        z = med(event_values(events, "zookeeper", f"crash{n}", "ms"))
+        p = med(event_values(events, "paddock", f"crash{n}", "ms"))
+        if (z, p) != (None, None):
+            ok = None if p is None or target == "-" else p < 1000
+            add(what + " (after SIGKILL)", z, p, target, ok)
         z = max(event_values(events, "zookeeper", f"recovered{n}", "hwm_kib"), default=None)
         p = max(event_values(events, "paddock", f"recovered{n}", "hwm_kib"), default=None)
         add(f"RSS MiB after recovering {n:,} znodes", z and z / 1024, p and p / 1024,
