@@ -1119,7 +1119,7 @@ impl Core {
     }
 
     fn apply(&mut self, entry: TxnEntry) {
-        let res = self.tree.apply(&entry);
+        let res = self.tree.apply_with(&entry, !self.watches.is_empty());
         let zxid = entry.header.zxid;
         self.prepper.applied(zxid);
         self.txns_since_snapshot += 1;

@@ -79,7 +79,8 @@ fn recover(cfg: &Config) -> Result<(storage::Storage, tree::DataTree, i64), Serv
         &mut tree::DataTree::new,
         &mut |tree, _zxid, bytes| {
             let entry = proto::txn::TxnEntry::decode(&bytes).map_err(|e| e.to_string())?;
-            tree.apply(&entry);
+            // Nobody watches yet: no events to make.
+            tree.apply_with(&entry, false);
             Ok(())
         },
     )?;

@@ -280,7 +280,8 @@ impl<'a> In<'a> {
         }
     }
 
-    /// Makes at least `n` (at most [`IN_BUF`]) bytes readable.
+    /// Makes at least `n` bytes readable. Callers keep `n` within
+    /// [`IN_BUF`] (a larger `n` can only fail, as truncated).
     fn fill(&mut self, n: usize) -> Result<(), TreeError> {
         debug_assert!(n <= IN_BUF);
         if self.end - self.pos >= n {
@@ -308,7 +309,7 @@ impl<'a> In<'a> {
         Ok(&self.buf[at..at + n])
     }
 
-    /// The next `N` bytes, without consuming them.
+    /// The `N` bytes `skip` bytes ahead, without consuming anything.
     fn peek<const N: usize>(&mut self, skip: usize) -> Result<[u8; N], TreeError> {
         self.fill(skip + N)?;
         let at = self.pos + skip;
@@ -320,13 +321,17 @@ impl<'a> In<'a> {
         Ok(())
     }
     fn u32(&mut self) -> Result<u32, TreeError> {
-        Ok(u32::from_be_bytes(self.peek::<4>(0)?)).inspect(|_| self.pos += 4)
+        let b = self.peek::<4>(0)?;
+        self.pos += 4;
+        Ok(u32::from_be_bytes(b))
     }
     fn i32(&mut self) -> Result<i32, TreeError> {
         Ok(self.u32()? as i32)
     }
     fn u64(&mut self) -> Result<u64, TreeError> {
-        Ok(u64::from_be_bytes(self.peek::<8>(0)?)).inspect(|_| self.pos += 8)
+        let b = self.peek::<8>(0)?;
+        self.pos += 8;
+        Ok(u64::from_be_bytes(b))
     }
     fn i64(&mut self) -> Result<i64, TreeError> {
         Ok(self.u64()? as i64)

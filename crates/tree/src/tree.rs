@@ -253,23 +253,12 @@ impl DataTree {
                 &[hash_bytes(n.path_bytes(), 11), hash_bytes(n.data(), 12)],
                 13,
             );
-            let s = &n.stat;
-            let meta = hash_words(
-                &[
-                    hash_bytes(n.path_bytes(), 21),
-                    s.czxid as u64,
-                    s.mzxid as u64,
-                    s.pzxid as u64,
-                    s.ctime as u64,
-                    s.mtime as u64,
-                    s.version as u32 as u64,
-                    s.cversion as u32 as u64,
-                    s.aversion as u32 as u64,
-                    s.ephemeral_owner as u64,
-                    self.acls.hash_of(n.acl),
-                ],
-                22,
+            let words = meta_words(
+                hash_bytes(n.path_bytes(), 21),
+                &n.stat,
+                self.acls.hash_of(n.acl),
             );
+            let meta = hash_words(&words, 22);
             d.wrapping_add(content).wrapping_add(meta)
         })
     }
@@ -431,22 +420,24 @@ fn content_digest(hp: u64, data: &[u8]) -> u64 {
 
 /// The digest part that changes with the stat or ACL.
 fn meta_digest(hp: u64, s: &StatPersisted, acl_hash: u64) -> u64 {
-    hash_words_wide(
-        &[
-            hp,
-            s.czxid as u64,
-            s.mzxid as u64,
-            s.pzxid as u64,
-            s.ctime as u64,
-            s.mtime as u64,
-            s.version as u32 as u64,
-            s.cversion as u32 as u64,
-            s.aversion as u32 as u64,
-            s.ephemeral_owner as u64,
-            acl_hash,
-        ],
-        22,
-    )
+    hash_words_wide(&meta_words(hp, s, acl_hash), 22)
+}
+
+/// What the stat-and-ACL part hashes: a path hash, the stat, the ACL's hash.
+fn meta_words(path_hash: u64, s: &StatPersisted, acl_hash: u64) -> [u64; 11] {
+    [
+        path_hash,
+        s.czxid as u64,
+        s.mzxid as u64,
+        s.pzxid as u64,
+        s.ctime as u64,
+        s.mtime as u64,
+        s.version as u32 as u64,
+        s.cversion as u32 as u64,
+        s.aversion as u32 as u64,
+        s.ephemeral_owner as u64,
+        acl_hash,
+    ]
 }
 
 /// The `ErrorCode` for a wire value, `SystemError` for unknown ones.

@@ -195,6 +195,12 @@ impl WatchManager {
         }
     }
 
+    /// Whether no watch of any kind is set: then no event can notify
+    /// anyone, and applying a txn need not make its events.
+    pub fn is_empty(&self) -> bool {
+        self.by_path.iter().all(|t| t.is_empty())
+    }
+
     /// Total watches (for `wchs` and `mntr`).
     pub fn watch_count(&self) -> usize {
         self.by_path

@@ -184,6 +184,24 @@ proptest! {
         check_invariants(&back);
         let _ = OpCode::Create;
     }
+
+    /// Applying without events (replay, no watch set) changes the tree
+    /// exactly as applying with them, and answers the same.
+    #[test]
+    fn apply_without_events_changes_the_same(entries in prop::collection::vec(entry(), 1..30)) {
+        let (mut with, mut without) = (DataTree::new(), DataTree::new());
+        for e in &entries {
+            let a = with.apply_with(e, true);
+            let b = without.apply_with(e, false);
+            prop_assert_eq!(&a.result, &b.result);
+            prop_assert!(b.events.is_empty());
+        }
+        prop_assert_eq!(with.digest(), without.digest());
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        with.serialize(&mut x).unwrap();
+        without.serialize(&mut y).unwrap();
+        prop_assert_eq!(x, y);
+    }
 }
 
 proptest! {
