@@ -182,6 +182,16 @@ impl Config {
             .max(1)
     }
 
+    /// Snapshots kept when purging after a snapshot: `snap_retain_count`
+    /// with autopurge on, else 0 (never purge).
+    pub fn purge_retain_count(&self) -> usize {
+        if self.purge_interval_hours > 0 {
+            self.snap_retain_count
+        } else {
+            0
+        }
+    }
+
     /// The worker threads to run.
     pub fn worker_threads(&self) -> usize {
         self.worker_threads

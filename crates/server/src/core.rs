@@ -1409,8 +1409,9 @@ impl Core {
             }
         }
         // As after every snapshot, when autopurge is on.
-        if self.cfg.purge_interval_hours > 0 {
-            if let Err(e) = storage::purge(&dir, &self.cfg.log_dir(), self.cfg.snap_retain_count) {
+        let retain = self.cfg.purge_retain_count();
+        if retain > 0 {
+            if let Err(e) = storage::purge(&dir, &self.cfg.log_dir(), retain) {
                 tracing::warn!("shutdown: purging old snapshots and logs: {e}");
             }
         }

@@ -176,11 +176,7 @@ impl Server {
             commit::SnapshotPolicy {
                 data_dir: cfg.snap_dir(),
                 data_log_dir: cfg.log_dir(),
-                retain_count: if cfg.purge_interval_hours > 0 {
-                    cfg.snap_retain_count
-                } else {
-                    0
-                },
+                retain_count: cfg.purge_retain_count(),
             },
             core_tx.clone(),
         );
