@@ -5,7 +5,7 @@ mod common;
 use std::fs;
 
 use common::*;
-use paddock_storage::{LogReader, Storage, StorageError};
+use paddock_storage::{LogReader, Storage, StorageError, StorageOptions};
 
 #[test]
 fn empty_dir_opens_empty_and_appends_round_trip() {
@@ -288,4 +288,30 @@ fn a_spare_renamed_before_its_header_was_durable_is_discarded() {
     drop(st);
     let (_, rec) = Storage::open(opts(dir.path())).unwrap();
     assert_eq!(zxids(&rec), vec![1, 2, 3]);
+}
+
+#[test]
+fn a_segment_made_on_the_append_path_starts_small_and_grows_in_chunks() {
+    // The first write after start-up waits for the new segment's fsync, so
+    // it is not preallocated a whole chunk at once.
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = StorageOptions::new(dir.path().join("data"), dir.path().join("log"));
+    o.force_sync = false;
+    let (mut st, _) = Storage::open(o.clone()).unwrap();
+    append(&mut st, &[1]);
+    let seg = segments(&o.data_log_dir).pop().unwrap();
+    let first = fs::metadata(&seg).unwrap().len();
+    assert!(
+        first > 32 && first <= 64 << 10,
+        "first preallocation {first}"
+    );
+    // Past it, the segment grows by the usual chunk (no spare is ready yet).
+    let next = fill_to(&mut st, 2, first);
+    let grown = fs::metadata(&seg).unwrap().len();
+    assert_eq!(grown, o.preallocate_bytes, "grown to one full chunk");
+    append(&mut st, &[next]);
+    drop(st);
+    let (_, rec) = Storage::open(o).unwrap();
+    assert_eq!(rec.last_zxid, next);
+    assert_eq!(rec.txns.len() as i64, next);
 }
