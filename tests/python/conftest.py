@@ -112,8 +112,8 @@ def server(request, server_kind):
 
 @pytest.fixture(autouse=True)
 def _only_marks(request):
-    kind = request.node.callspec.params.get("server_kind") if hasattr(
-        request.node, "callspec") else None
+    params = request.node.callspec.params if hasattr(request.node, "callspec") else {}
+    kind = params.get("server_kind") or params.get("ensemble_kind")
     if kind and request.node.get_closest_marker("paddock_only") and kind != "paddock":
         pytest.skip("paddock-only test")
     if kind and request.node.get_closest_marker("zookeeper_only") and kind != "zookeeper":

@@ -551,6 +551,41 @@ def test_follower_down_during_2000_writes_catches_up(ens, clients):
     wait_same_zxid(ens, cs, base, at_least=last.mzxid)
 
 
+@pytest.mark.paddock_only
+def test_follower_behind_the_window_syncs_by_diff_from_the_leaders_log(ens, clients):
+    """A follower that missed more than the leader's in-memory window of
+    txns (1 MiB) is synced from the leader's on-disk log, not by snapshot
+    (the diff, 1.6 MB, is under a third of the 6 MB tree)."""
+    leader = ens.leader()
+    f_down, f_up = ens.followers()
+    base = uniq("e9b")
+    n, changed, size = 1500, 400, 4000
+    c = clients()
+    c.create(base, b"")
+    create_many(c, [(f"{base}/n-{i:04d}", b"a" * size) for i in range(n)])
+    c.stop()
+
+    ens.stop(f_down)
+    w = clients(leader, f_up)
+    set_many(w, [(f"{base}/n-{i:04d}", bytes([i % 251]) * size) for i in range(changed)])
+    last = w.set(base, b"done")
+    log_before = leader.log_path.read_text(errors="replace")
+
+    ens.start(f_down)
+    r = clients(f_down)
+    r.sync(base)
+    data, stat = r.get(base)
+    assert data == b"done" and stat.mzxid == last.mzxid
+    got = read_all(r, [f"{base}/n-{i:04d}" for i in range(n)])
+    want = {f"{base}/n-{i:04d}": (bytes([i % 251]) * size, 1) if i < changed else (b"a" * size, 0)
+            for i in range(n)}
+    bad = [p for p in want if got[p] != want[p]]
+    assert not bad, f"{len(bad)} nodes wrong on the restarted follower, e.g. {bad[:3]}"
+    new_lines = leader.log_path.read_text(errors="replace")[len(log_before):]
+    assert f"syncing server {f_down.sid} by diff from the log" in new_lines, new_lines[-3000:]
+    assert f"sending server {f_down.sid} a snapshot" not in new_lines, new_lines[-3000:]
+
+
 def test_crashes_under_write_load_lose_no_acknowledged_write(ens, clients):
     """Jepsen-style, small: a writer keeps creating znodes through all three
     servers while members are crashed (kill -9) and restarted, the leader

@@ -29,6 +29,10 @@ use zab::{Command, EpochKind, Message, Role, Zab};
 use crate::commit::CommitMsg;
 use crate::core::{Core, Pending};
 
+/// A snapshot's bytes per znode besides its path and data (stat, ACL
+/// index, framing), to weigh a diff from the log against a snapshot.
+const SNAPSHOT_BYTES_PER_NODE: usize = 64;
+
 /// A server's own messages between peers (carried as [`Message::App`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppMsg {
@@ -346,6 +350,12 @@ impl Core {
                     e.send(to, &Message::Snapshot { zxid, state });
                 }
             }
+            Command::ReadLog { to, after, upto } => {
+                let txns = self.read_log_for_diff(to, after, upto);
+                if let Some(e) = self.ensemble.as_mut() {
+                    e.zab.on_log_read(to, after, upto, txns);
+                }
+            }
             Command::InstallSnapshot { zxid, state } => self.install_snapshot(zxid, state)?,
             Command::PersistEpoch { which, epoch } => {
                 let which = match which {
@@ -362,6 +372,40 @@ impl Core {
             },
         }
         Ok(())
+    }
+
+    /// The txns after `after` up to `upto` from this leader's log, to sync
+    /// server `to` by diff; None (a snapshot instead) if the log no longer
+    /// holds them or they would take more than a third of a snapshot's
+    /// bytes (ZooKeeper's snapshotSizeFactor). Read on the core's thread,
+    /// like a snapshot's serialization: the follower's sync must be sent in
+    /// order with what the leader proposes meanwhile.
+    fn read_log_for_diff(&self, to: u64, after: i64, upto: i64) -> Option<storage::LogTxns> {
+        let snapshot_bytes = self.tree.approximate_data_size() as usize
+            + self.tree.node_count() * SNAPSHOT_BYTES_PER_NODE;
+        let max_bytes = snapshot_bytes / 3;
+        let started = std::time::Instant::now();
+        match storage::read_log_range(&self.cfg.log_dir(), after, upto, max_bytes) {
+            Ok(Some(txns)) => {
+                tracing::info!(
+                    "syncing server {to} by diff from the log: {} txns after {after:#x} read in {} ms",
+                    txns.len(),
+                    started.elapsed().as_millis()
+                );
+                Some(txns)
+            }
+            Ok(None) => {
+                tracing::info!(
+                    "server {to} is at {after:#x}, which the log no longer holds \
+                     (or the diff is over {max_bytes} bytes): sending a snapshot"
+                );
+                None
+            }
+            Err(e) => {
+                tracing::warn!("reading the log to sync server {to}: {e}; sending a snapshot");
+                None
+            }
+        }
     }
 
     fn install_snapshot(&mut self, zxid: i64, state: Vec<u8>) -> Result<(), String> {

@@ -13,7 +13,7 @@
 //! | `storage`    | [`Storage`]: open (lock, recovery), `append_batch`, `roll` |
 //! | `recovery`   | log replay after a snapshot: torn tails, corruption, gaps |
 //! | `segment`    | sequential reader of one log segment file |
-//! | `reader`     | [`LogReader`]: read-only record iterator for tools |
+//! | `reader`     | [`LogReader`]: read-only record iterator for tools; [`read_log_range`] for diff sync |
 //! | `snapshot`   | [`write_snapshot`], [`SnapshotReader`], newest-valid selection |
 //! | `truncate`   | [`Storage::truncate_after`]: drop txns above a zxid (ZAB TRUNC) |
 //! | `purge`      | [`purge`]: delete old snapshots and the segments only they needed |
@@ -85,7 +85,7 @@ pub use epoch::{read_epoch, write_epoch, EpochFile};
 pub use error::{Result, StorageError};
 pub use format::MAX_PAYLOAD_BYTES;
 pub use purge::{purge, PurgeReport};
-pub use reader::{LogReader, LogRecord};
+pub use reader::{read_log_range, LogReader, LogRecord, LogTxns};
 pub use snapshot::{
     list_snapshots, write_snapshot, write_snapshot_now, LoadedSnapshot, SnapshotData,
     SnapshotReader,

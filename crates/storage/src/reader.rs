@@ -113,3 +113,65 @@ impl Iterator for LogReader {
         item.transpose()
     }
 }
+
+/// Logged txns as (zxid, payload), in order.
+pub type LogTxns = Vec<(i64, Vec<u8>)>;
+
+/// The records after `after` up to and including `upto`, read from the
+/// segments in `dir`, for a ZAB leader syncing a follower by diff from its
+/// log: `Ok(None)` unless the log holds a record with zxid `after` and every
+/// record after it up to one with zxid `upto`, in at most `max_bytes` of
+/// payload. The records after `after` are then exactly this server's
+/// history since it (a log only ever continues its own history: installing
+/// a leader's snapshot removes every segment). Damage or a missing segment
+/// before `upto` (a purge, or a record not yet written) is `Ok(None)` too;
+/// the caller falls back to a snapshot.
+pub fn read_log_range(
+    dir: &Path,
+    after: i64,
+    upto: i64,
+    max_bytes: usize,
+) -> Result<Option<LogTxns>> {
+    if upto <= after {
+        return Ok(None);
+    }
+    let segments = recovery::segment_paths(dir)?;
+    // The segment holding `after` is the last one starting at or before it.
+    let Some(first) = segments.iter().rposition(|(z, _)| *z <= after) else {
+        return Ok(None);
+    };
+    let mut reader = LogReader {
+        pending: segments[first..].iter().map(|(_, p)| p.clone()).collect(),
+        current: None,
+        failed: false,
+    };
+    let mut found = false;
+    let mut bytes = 0usize;
+    let mut out = Vec::new();
+    for record in &mut reader {
+        let Ok(r) = record else {
+            return Ok(None);
+        };
+        if !found {
+            if r.zxid == after {
+                found = true;
+            } else if r.zxid > after {
+                return Ok(None);
+            }
+            continue;
+        }
+        if r.zxid > upto {
+            return Ok(None);
+        }
+        bytes += r.payload.len();
+        if bytes > max_bytes {
+            return Ok(None);
+        }
+        let last = r.zxid == upto;
+        out.push((r.zxid, r.payload));
+        if last {
+            return Ok(Some(out));
+        }
+    }
+    Ok(None)
+}

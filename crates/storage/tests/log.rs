@@ -5,7 +5,7 @@ mod common;
 use std::fs;
 
 use common::*;
-use paddock_storage::{LogReader, Storage, StorageError, StorageOptions};
+use paddock_storage::{read_log_range, LogReader, Storage, StorageError, StorageOptions};
 
 #[test]
 fn empty_dir_opens_empty_and_appends_round_trip() {
@@ -314,4 +314,45 @@ fn a_segment_made_on_the_append_path_starts_small_and_grows_in_chunks() {
     let (_, rec) = Storage::open(o).unwrap();
     assert_eq!(rec.last_zxid, next);
     assert_eq!(rec.txns.len() as i64, next);
+}
+
+#[test]
+fn read_log_range_returns_the_records_after_one_the_log_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.segment_size_bytes = 200;
+    let (mut st, _) = Storage::open(o.clone()).unwrap();
+    for z in 1..=20 {
+        append(&mut st, &[z]);
+    }
+    let log = o.data_log_dir.clone();
+    let range = |after, upto, max| read_log_range(&log, after, upto, max).unwrap();
+    let want = |from: i64, to: i64| -> Vec<(i64, Vec<u8>)> {
+        (from..=to).map(|z| (z, payload(z))).collect()
+    };
+    assert!(segments(&log).len() > 3, "the range spans segments");
+    assert_eq!(range(3, 17, 1 << 20), Some(want(4, 17)));
+    assert_eq!(range(19, 20, 1 << 20), Some(want(20, 20)));
+    // `after` must be a record of this log, and `upto` too.
+    assert_eq!(range(0, 5, 1 << 20), None, "before the first record");
+    assert_eq!(range(3, 21, 1 << 20), None, "past the last record");
+    assert_eq!(range(5, 5, 1 << 20), None, "empty range");
+    // Too many bytes: the caller sends a snapshot instead.
+    let one = payload(4).len();
+    assert_eq!(range(3, 5, 2 * one), Some(want(4, 5)));
+    assert_eq!(range(3, 6, 2 * one), None);
+    // A purged segment before `after`'s does not matter; `after`'s does.
+    let segs = segments(&log);
+    fs::remove_file(&segs[0]).unwrap();
+    let second_first = zxid_of(&segs[1]);
+    assert_eq!(
+        range(second_first, 20, 1 << 20),
+        Some(want(second_first + 1, 20))
+    );
+    assert_eq!(range(second_first - 1, 20, 1 << 20), None);
+}
+
+fn zxid_of(seg: &std::path::Path) -> i64 {
+    let name = seg.file_name().unwrap().to_str().unwrap();
+    i64::from_str_radix(name.trim_start_matches("log."), 16).unwrap()
 }

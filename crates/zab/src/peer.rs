@@ -108,6 +108,9 @@ enum LearnerPhase {
     Info,
     /// ACKEPOCH received; waiting for an ACKEPOCH quorum to sync it.
     EpochAcked(Zxid),
+    /// Synced by diff from the log: waiting for the driver to read the
+    /// txns after this zxid ([`Command::ReadLog`]).
+    ReadingLog(Zxid),
     /// Sync and NEWLEADER sent; gets every proposal and commit from now.
     Syncing,
     /// NEWLEADER acknowledged (UPTODATE sent once established).
@@ -770,29 +773,98 @@ impl Zab {
     }
 
     /// Brings a follower whose last zxid is `last` to this leader's
-    /// history, then sends NEWLEADER.
+    /// history, then sends NEWLEADER: by diff from the in-memory window if
+    /// it reaches back to `last`; else, if `last` is older, by diff from the
+    /// on-disk log (the driver reads it, [`Command::ReadLog`], and the sync
+    /// goes on in [`Zab::on_log_read`]); else by snapshot.
     fn sync_learner(&mut self, sid: Sid, last: Zxid) {
-        let State::Leading(l) = &self.state else {
+        let State::Leading(l) = &mut self.state else {
             return;
         };
-        let Some(epoch) = l.epoch else {
+        if l.epoch.is_none() {
             return; // learners are synced only once the epoch is decided
-        };
-        let established = l.established;
+        }
         let in_history = last == self.window_base
             || (last > self.window_base
                 && last <= self.logged
                 && self.window.binary_search_by_key(&last, |(z, _)| *z).is_ok());
-        let from = if in_history {
+        if in_history {
             self.send(sid, Message::Diff { from: last });
-            last
-        } else {
-            self.out.push(Command::SendSnapshot {
-                to: sid,
-                zxid: self.committed,
-            });
-            self.committed
+            return self.send_sync(sid, last, Vec::new());
+        }
+        if last > 0 && last < self.window_base {
+            if let Some(x) = l.learners.get_mut(&sid) {
+                x.phase = LearnerPhase::ReadingLog(last);
+                let upto = self.window_base;
+                self.out.push(Command::ReadLog {
+                    to: sid,
+                    after: last,
+                    upto,
+                });
+            }
+            return;
+        }
+        self.sync_by_snapshot(sid);
+    }
+
+    /// The driver's answer to [`Command::ReadLog`]: the logged txns after
+    /// `after` up to and including `upto`, or None if its log no longer
+    /// holds them all (the follower then gets a snapshot).
+    pub fn on_log_read(
+        &mut self,
+        to: Sid,
+        after: Zxid,
+        upto: Zxid,
+        txns: Option<Vec<(Zxid, Vec<u8>)>>,
+    ) {
+        let State::Leading(l) = &self.state else {
+            return;
         };
+        let waiting = l
+            .learners
+            .get(&to)
+            .is_some_and(|x| x.phase == LearnerPhase::ReadingLog(after));
+        if !waiting {
+            return; // it went away, or came back and is being synced anew
+        }
+        // The window must go on where the txns end; if it moved past them
+        // meanwhile, the gap is only in a snapshot.
+        match txns {
+            Some(txns)
+                if upto == self.window_base
+                    && txns.last().map(|(z, _)| *z) == Some(upto)
+                    && txns.first().is_some_and(|(z, _)| *z > after) =>
+            {
+                self.send(to, Message::Diff { from: after });
+                self.send_sync(to, after, txns);
+            }
+            _ => self.sync_by_snapshot(to),
+        }
+    }
+
+    fn sync_by_snapshot(&mut self, sid: Sid) {
+        let committed = self.committed;
+        self.out.push(Command::SendSnapshot {
+            to: sid,
+            zxid: committed,
+        });
+        self.send_sync(sid, committed, Vec::new());
+    }
+
+    /// The rest of a sync after DIFF or SNAP at `from`: the txns read from
+    /// the log (`from_log`, which end at the window's base), the window's
+    /// proposals after `from`, the commit point and NEWLEADER.
+    fn send_sync(&mut self, sid: Sid, from: Zxid, from_log: Vec<(Zxid, Vec<u8>)>) {
+        let State::Leading(l) = &self.state else {
+            return;
+        };
+        let Some(epoch) = l.epoch else {
+            return;
+        };
+        let established = l.established;
+        for (zxid, txn) in from_log {
+            self.send(sid, Message::Proposal { zxid, txn });
+        }
         let start = self.window.partition_point(|(z, _)| *z <= from);
         let proposals: Vec<Message> = self
             .window

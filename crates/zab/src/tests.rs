@@ -68,6 +68,8 @@ struct Sim {
     leaders: BTreeMap<i64, BTreeSet<Sid>>,
     next_payload: u64,
     snaps: u64,
+    /// Syncs by diff from a leader's on-disk log.
+    log_diffs: u64,
     voters: u64,
 }
 
@@ -117,6 +119,7 @@ impl Sim {
             leaders: BTreeMap::new(),
             next_payload: 0,
             snaps: 0,
+            log_diffs: 0,
         };
         for id in 1..=n {
             sim.nodes.insert(
@@ -320,6 +323,21 @@ impl Sim {
                         .entry((id, to))
                         .or_default()
                         .push_back(Message::Snapshot { zxid, state });
+                }
+            }
+            Command::ReadLog { to, after, upto } => {
+                let node = self.nodes.get_mut(&id).unwrap();
+                let log = &node.disk.log;
+                let txns = log.iter().position(|t| t.0 == after).and_then(|i| {
+                    let end = log.iter().position(|t| t.0 == upto)?;
+                    (end > i).then(|| log[i + 1..=end].to_vec())
+                });
+                if txns.is_some() {
+                    self.log_diffs += 1;
+                }
+                // Answered at once; the commands it makes run after this batch's.
+                if let Some(z) = node.zab.as_mut() {
+                    z.on_log_read(to, after, upto, txns);
                 }
             }
             Command::InstallSnapshot { zxid, state } => {
@@ -567,6 +585,52 @@ fn the_leader_fails_over_and_nothing_committed_is_lost() {
     }
 }
 
+/// A follower that was down while more txns committed than the window
+/// holds rejoins (with `lose_log`, after the leader's log lost them).
+fn rejoin_after_the_window(lose_log: bool) -> Sim {
+    let mut sim = Sim::new(3);
+    sim.settle(50);
+    let leader = sim.serving_leader().unwrap();
+    let down = if leader == 1 { 2 } else { 1 };
+    for _ in 0..5 {
+        sim.propose();
+    }
+    sim.settle(20);
+    sim.crash(down);
+    for _ in 0..60 {
+        sim.propose();
+        sim.settle(3);
+    }
+    sim.settle(20);
+    if lose_log {
+        let log = &mut sim.nodes.get_mut(&leader).unwrap().disk.log;
+        log.drain(..10);
+    }
+    let snaps = sim.snaps;
+    sim.boot(down);
+    sim.settle(400);
+    assert!(sim.all_serving());
+    assert_eq!(sim.serving_leader(), Some(leader));
+    sim.check_prefixes();
+    for n in sim.nodes.values() {
+        assert_eq!(n.applied.len(), 65);
+    }
+    sim.snaps -= snaps;
+    sim
+}
+
+#[test]
+fn a_follower_behind_the_window_syncs_by_diff_from_the_leaders_log() {
+    let sim = rejoin_after_the_window(false);
+    assert_eq!((sim.log_diffs, sim.snaps), (1, 0));
+}
+
+#[test]
+fn a_follower_behind_the_leaders_log_gets_a_snapshot() {
+    let sim = rejoin_after_the_window(true);
+    assert_eq!((sim.log_diffs, sim.snaps), (0, 1));
+}
+
 #[test]
 fn a_minority_makes_no_progress() {
     let mut sim = Sim::new(3);
@@ -701,11 +765,12 @@ fn random_run(seed: u64, steps: usize) {
     let first = sim.nodes.values().next().unwrap().applied.clone();
     if std::env::var("ZAB_SIM_STATS").is_ok() {
         eprintln!(
-            "seed {seed}: epochs {} acked {} final {} snaps {}",
+            "seed {seed}: epochs {} acked {} final {} snaps {} log diffs {}",
             sim.leaders.len(),
             sim.acknowledged.len(),
             first.len(),
-            sim.snaps
+            sim.snaps,
+            sim.log_diffs
         );
     }
     for (id, node) in &sim.nodes {
