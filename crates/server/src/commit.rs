@@ -25,6 +25,8 @@ pub enum CommitMsg {
         zxid: i64,
         /// The snapshot body, in order, then `End`.
         chunks: std_mpsc::Receiver<SnapshotChunk>,
+        /// Written chunks' buffers go back to the core for the next ones.
+        recycle: std_mpsc::Sender<Vec<u8>>,
     },
     /// Replace log and snapshots with this state from the ZAB leader
     /// (SNAP sync), then report it durable.
@@ -82,9 +84,13 @@ fn run(
         while let Some(msg) = next.take() {
             match msg {
                 CommitMsg::Append(zxid, bytes) => batch.push((zxid, bytes)),
-                CommitMsg::Snapshot { zxid, chunks } => {
+                CommitMsg::Snapshot {
+                    zxid,
+                    chunks,
+                    recycle,
+                } => {
                     writers.retain(|w| !w.is_finished());
-                    writers.push(spawn_snapshot(policy, zxid, chunks, core.clone()));
+                    writers.push(spawn_snapshot(policy, zxid, chunks, recycle, core.clone()));
                 }
                 CommitMsg::InstallSnapshot { zxid, state } => {
                     // A snapshot of the old state still being written
@@ -142,6 +148,7 @@ fn spawn_snapshot(
     policy: &SnapshotPolicy,
     zxid: i64,
     chunks: std_mpsc::Receiver<SnapshotChunk>,
+    recycle: std_mpsc::Sender<Vec<u8>>,
     core: mpsc::Sender<CoreMsg>,
 ) -> std::thread::JoinHandle<()> {
     let data_dir = policy.data_dir.clone();
@@ -156,7 +163,10 @@ fn spawn_snapshot(
             let body = |w: &mut dyn std::io::Write| {
                 for chunk in chunks.iter() {
                     match chunk {
-                        SnapshotChunk::Bytes(b) => w.write_all(&b)?,
+                        SnapshotChunk::Bytes(b) => {
+                            w.write_all(&b)?;
+                            let _ = recycle.send(b);
+                        }
                         SnapshotChunk::End => return Ok(()),
                     }
                 }

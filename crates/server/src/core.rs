@@ -1291,13 +1291,18 @@ impl Core {
             self.tree.last_zxid() ^ snap_salt(&self.cfg),
         );
         self.snap_nodes = self.tree.znode_count() as u64;
-        let mut buf = Vec::with_capacity(SNAPSHOT_CHUNK + (1 << 16));
+        let mut buf = Vec::with_capacity(SNAPSHOT_BUF_CAPACITY);
         let writer = self.tree.snapshot_begin(&mut buf);
         let (tx, chunks) = std_mpsc::sync_channel(SNAPSHOT_QUEUE);
+        let (recycle, recycled) = std_mpsc::channel();
         let zxid = writer.zxid();
         if self
             .commit
-            .send(CommitMsg::Snapshot { zxid, chunks })
+            .send(CommitMsg::Snapshot {
+                zxid,
+                chunks,
+                recycle,
+            })
             .is_err()
         {
             self.tree.snapshot_abort();
@@ -1307,6 +1312,7 @@ impl Core {
         self.snapshot = Some(LiveSnapshot {
             writer,
             tx,
+            recycled,
             buf,
             full: None,
             ended: false,
@@ -1317,7 +1323,7 @@ impl Core {
     /// hands full chunks to its writer; false if the writer's queue is
     /// full (nothing more can be done this turn).
     fn snapshot_step(&mut self, budget: usize) -> bool {
-        let mut stepped = false;
+        let mut left = budget;
         loop {
             let Some(live) = self.snapshot.as_mut() else {
                 return true;
@@ -1346,17 +1352,29 @@ impl Core {
                 live.ended = true;
                 continue;
             }
-            if stepped {
+            if left == 0 {
                 return true;
             }
-            stepped = true;
+            // In slices, so a chunk stays near SNAPSHOT_CHUNK however big
+            // the budget (16,384 nodes at once made multi-MB chunks, and
+            // the queue of them doubled a 50,000-node server's RSS).
+            let slice = left.min(SNAPSHOT_SLICE_NODES);
+            left -= slice;
             match self
                 .tree
-                .snapshot_step(&mut live.writer, budget, &mut live.buf)
+                .snapshot_step(&mut live.writer, slice, &mut live.buf)
             {
                 Ok(done) => {
                     if live.buf.len() >= SNAPSHOT_CHUNK || done {
-                        let next = Vec::with_capacity(SNAPSHOT_CHUNK + (1 << 16));
+                        // The writer sends written buffers back: a
+                        // snapshot allocates a few, not one per chunk.
+                        let next = match live.recycled.try_recv() {
+                            Ok(mut b) => {
+                                b.clear();
+                                b
+                            }
+                            Err(_) => Vec::with_capacity(SNAPSHOT_BUF_CAPACITY),
+                        };
                         let chunk = std::mem::replace(&mut live.buf, next);
                         live.full = Some(SnapshotChunk::Bytes(chunk));
                     }
@@ -1479,6 +1497,10 @@ const SNAPSHOT_BUSY_BUDGET: usize = 512;
 const SNAPSHOT_IDLE_BUDGET: usize = 16_384;
 /// Bytes handed to the snapshot writer at a time.
 const SNAPSHOT_CHUNK: usize = 256 << 10;
+/// A chunk buffer's capacity: a chunk plus one slice's overshoot, mostly.
+const SNAPSHOT_BUF_CAPACITY: usize = SNAPSHOT_CHUNK + (1 << 16);
+/// Nodes encoded between checks of the chunk's size.
+const SNAPSHOT_SLICE_NODES: usize = 256;
 /// Chunks queued for the snapshot writer at most (then the core waits
 /// for it rather than buffering the whole tree).
 const SNAPSHOT_QUEUE: usize = 4;
@@ -1489,6 +1511,8 @@ const DRAIN_BATCH: usize = 256;
 struct LiveSnapshot {
     writer: tree::snapshot::SnapshotWriter,
     tx: std_mpsc::SyncSender<SnapshotChunk>,
+    /// Buffers the writer is done with.
+    recycled: std_mpsc::Receiver<Vec<u8>>,
     /// Bytes being gathered into the next chunk.
     buf: Vec<u8>,
     /// A chunk the writer had no room for yet.
