@@ -108,7 +108,7 @@ enum LearnerPhase {
     Info,
     /// ACKEPOCH received; waiting for an ACKEPOCH quorum to sync it.
     EpochAcked(Zxid),
-    /// Synced by diff from the log: waiting for the driver to read the
+    /// To be synced by diff from the log: waiting for the driver to read the
     /// txns after this zxid ([`Command::ReadLog`]).
     ReadingLog(Zxid),
     /// Sync and NEWLEADER sent; gets every proposal and commit from now.
