@@ -35,15 +35,21 @@ fn each_open_appends_to_a_new_segment_and_zxids_keep_growing() {
     assert_eq!(segments(&dir.path().join("log")).len(), 3);
 }
 
-#[test]
-fn segments_roll_at_the_size_limit_and_on_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut o = opts(dir.path());
+/// A log of single-record batches 1..=20 in segments of at most 200 bytes.
+fn twenty_records_in_200_byte_segments(dir: &std::path::Path) -> (StorageOptions, Storage) {
+    let mut o = opts(dir);
     o.segment_size_bytes = 200;
     let (mut st, _) = Storage::open(o.clone()).unwrap();
     for z in 1..=20 {
         append(&mut st, &[z]);
     }
+    (o, st)
+}
+
+#[test]
+fn segments_roll_at_the_size_limit_and_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, mut st) = twenty_records_in_200_byte_segments(dir.path());
     st.roll().unwrap();
     append(&mut st, &[21]);
     let segs = segments(&o.data_log_dir);
@@ -319,12 +325,7 @@ fn a_segment_made_on_the_append_path_starts_small_and_grows_in_chunks() {
 #[test]
 fn read_log_range_returns_the_records_after_one_the_log_holds() {
     let dir = tempfile::tempdir().unwrap();
-    let mut o = opts(dir.path());
-    o.segment_size_bytes = 200;
-    let (mut st, _) = Storage::open(o.clone()).unwrap();
-    for z in 1..=20 {
-        append(&mut st, &[z]);
-    }
+    let (o, _st) = twenty_records_in_200_byte_segments(dir.path());
     let log = o.data_log_dir.clone();
     let range = |after, upto, max| read_log_range(&log, after, upto, max).unwrap();
     let want = |from: i64, to: i64| -> Vec<(i64, Vec<u8>)> {
