@@ -372,9 +372,22 @@ def test_leader_killed_new_leader_elected_session_survives(ens, clients):
     # The session moved to a surviving server and was not expired.
     assert suspended.wait(EVENT_DEADLINE), f"client never lost its connection: {states}"
     assert back.wait(FAILOVER_DEADLINE), f"client did not reconnect: {states}"
+    # Its first reconnection may be to a follower that has not yet noticed
+    # the leader's death and drops it as it joins the election: wait until
+    # it is connected again, to a surviving server.
+    surviving_ports = {m.port for m in others}
+
+    def settled():
+        sock = survivor._connection._socket
+        try:
+            return (survivor.client_id is not None and sock is not None
+                    and sock.getpeername()[1] in surviving_ports)
+        except OSError:
+            return False
+
+    wait_for(settled, FAILOVER_DEADLINE, lambda: f"client connected to a surviving server: {states}")
     assert KazooState.LOST not in states, states
     assert survivor.client_id[0] == session
-    assert survivor._connection._socket.getpeername()[1] in {m.port for m in others}
 
     # Everything acknowledged is there, through both surviving servers; the
     # ephemeral of the surviving session too.
