@@ -38,24 +38,24 @@ pub struct LogReader {
 impl LogReader {
     /// Reads a single segment file.
     pub fn open_segment(path: &Path) -> Self {
-        LogReader {
-            pending: VecDeque::from([path.to_path_buf()]),
-            current: None,
-            failed: false,
-        }
+        Self::of_segments(vec![path.to_path_buf()])
     }
 
     /// Reads every `log.<hex>` segment in `dir`, in zxid order.
     pub fn open_dir(dir: &Path) -> Result<Self> {
-        let pending = recovery::segment_paths(dir)?
-            .into_iter()
-            .map(|(_, p)| p)
-            .collect();
-        Ok(LogReader {
-            pending,
+        let paths = recovery::segment_paths(dir)?;
+        Ok(Self::of_segments(
+            paths.into_iter().map(|(_, p)| p).collect(),
+        ))
+    }
+
+    /// Reads these segment files, in this order.
+    fn of_segments(paths: Vec<PathBuf>) -> Self {
+        LogReader {
+            pending: VecDeque::from(paths),
             current: None,
             failed: false,
-        })
+        }
     }
 
     fn next_inner(&mut self) -> Result<Option<LogRecord>> {
@@ -140,11 +140,8 @@ pub fn read_log_range(
     let Some(first) = segments.iter().rposition(|(z, _)| *z <= after) else {
         return Ok(None);
     };
-    let mut reader = LogReader {
-        pending: segments[first..].iter().map(|(_, p)| p.clone()).collect(),
-        current: None,
-        failed: false,
-    };
+    let mut reader =
+        LogReader::of_segments(segments.into_iter().skip(first).map(|(_, p)| p).collect());
     let mut found = false;
     let mut bytes = 0usize;
     let mut out = Vec::new();
