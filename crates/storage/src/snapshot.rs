@@ -350,7 +350,7 @@ pub struct LoadedSnapshot<T> {
 /// older snapshot is tried, with a warning. `None` if there is none.
 pub fn load_newest_valid_with<T, E: std::fmt::Display>(
     data_dir: &Path,
-    decode: &mut dyn FnMut(&mut dyn Read) -> std::result::Result<T, E>,
+    decode: &mut dyn FnMut(&mut (dyn Read + Send)) -> std::result::Result<T, E>,
 ) -> Result<Option<LoadedSnapshot<T>>> {
     for (name_zxid, path) in list_snapshots(data_dir)?.into_iter().rev() {
         match load_with(&path, name_zxid, decode) {
@@ -382,7 +382,7 @@ fn open_named(path: &Path, name_zxid: i64) -> Result<SnapshotReader> {
 fn load_with<T, E: std::fmt::Display>(
     path: &Path,
     name_zxid: i64,
-    decode: &mut dyn FnMut(&mut dyn Read) -> std::result::Result<T, E>,
+    decode: &mut dyn FnMut(&mut (dyn Read + Send)) -> std::result::Result<T, E>,
 ) -> Result<LoadedSnapshot<T>> {
     let mut reader = open_named(path, name_zxid)?;
     reader.report_progress = true;

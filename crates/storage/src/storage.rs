@@ -153,7 +153,7 @@ impl Storage {
         type Bytes = (Option<Vec<u8>>, Vec<(i64, Vec<u8>)>);
         let (storage, r) = Self::open_with(
             opts,
-            &mut |r: &mut dyn std::io::Read| -> std::io::Result<Bytes> {
+            &mut |r: &mut (dyn std::io::Read + Send)| -> std::io::Result<Bytes> {
                 let mut body = Vec::new();
                 r.read_to_end(&mut body)?;
                 Ok((Some(body), Vec::new()))
@@ -185,7 +185,7 @@ impl Storage {
     /// corruption at that record.
     pub fn open_with<T, E: std::fmt::Display>(
         opts: StorageOptions,
-        decode: &mut dyn FnMut(&mut dyn std::io::Read) -> std::result::Result<T, E>,
+        decode: &mut dyn FnMut(&mut (dyn std::io::Read + Send)) -> std::result::Result<T, E>,
         empty: &mut dyn FnMut() -> T,
         apply: &mut Apply<'_, T, E>,
     ) -> Result<(Storage, Replayed<T>)> {

@@ -213,7 +213,7 @@ fn a_bad_snapshot_is_reported_with_its_path() {
 }
 
 /// A decoder that reads `tree at N` whole and returns (N, no txns).
-fn decode_tree(r: &mut dyn Read) -> Result<(i64, Vec<i64>), String> {
+fn decode_tree(r: &mut (dyn Read + Send)) -> Result<(i64, Vec<i64>), String> {
     let mut head = [0u8; 8];
     r.read_exact(&mut head).map_err(|e| e.to_string())?;
     if &head != b"tree at " {

@@ -69,6 +69,12 @@ pub fn parent(path: &str) -> Option<&str> {
     Some(if slash == 0 { "/" } else { &path[..slash] })
 }
 
+/// [`parent`] of a path's bytes.
+pub fn parent_bytes(path: &[u8]) -> Option<&[u8]> {
+    let slash = path.iter().rposition(|&b| b == b'/')?;
+    Some(if slash == 0 { b"/" } else { &path[..slash] })
+}
+
 /// The last name of `path` (after its last `/`).
 pub fn name(path: &str) -> &str {
     match path.rfind('/') {

@@ -219,38 +219,246 @@ impl DataTree {
     /// Reads a snapshot body: `r` must end where the body does (the loader
     /// reads ahead, buffering for itself). Never panics: bad or truncated
     /// bytes, or bytes after the body, are an error.
-    pub fn deserialize(r: &mut dyn Read) -> Result<DataTree, TreeError> {
-        let mut inp = In::new(r);
-        let mut magic = [0u8; 8];
-        inp.exact(&mut magic)?;
-        if &magic != MAGIC {
-            return Err(TreeError::BadMagic);
-        }
-        let version = inp.u32()?;
-        if !(OLDEST_VERSION..=VERSION).contains(&version) {
-            return Err(TreeError::UnsupportedVersion { version });
-        }
-        let mut t = DataTree::empty();
-        t.last_zxid = inp.i64()?;
-        let lists = read_acls(&mut inp, &mut t)?;
-        read_nodes(&mut inp, &mut t, &lists)?;
-        for &a in &lists {
-            t.acls.release(a); // the load's own reference
-        }
-        read_sessions(&mut inp, &mut t)?;
-        let stored = inp.u64()?;
-        let computed = if version == 1 {
-            t.compute_digest_v1()
-        } else {
-            t.digest
-        };
-        if stored != computed {
-            return Err(TreeError::DigestMismatch { stored, computed });
-        }
-        inp.finish()?;
-        t.rebuild_quotas();
-        Ok(t)
+    ///
+    /// Two threads share the work when the machine has two CPUs: one reads
+    /// and parses (checksum, copies, UTF-8 checks, each node's digest
+    /// part), the other indexes and links. A million-node load spends
+    /// about half its time on each side.
+    pub fn deserialize(r: &mut (dyn Read + Send)) -> Result<DataTree, TreeError> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::deserialize_on(r, threads > 1)
     }
+
+    /// [`DataTree::deserialize`], parsing on a thread of its own or not.
+    pub(crate) fn deserialize_on(
+        r: &mut (dyn Read + Send),
+        parse_thread: bool,
+    ) -> Result<DataTree, TreeError> {
+        let mut parser = Parser::new(In::new(r));
+        if !parse_thread {
+            return build(&mut || parser.next_part());
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(PARTS_QUEUED);
+        std::thread::scope(|s| {
+            let parsing = std::thread::Builder::new()
+                .name("snapshot-parse".into())
+                .spawn_scoped(s, move || {
+                    loop {
+                        let part = parser.next_part();
+                        let last = !matches!(part, Ok(Some(_)));
+                        // A closed channel: the builder stopped at an error.
+                        if tx.send(part).is_err() || last {
+                            return;
+                        }
+                    }
+                });
+            if let Err(e) = parsing {
+                return Err(TreeError::Io(e));
+            }
+            // A parser that ended without its last part (it cannot panic on
+            // any input) reads as a truncated body.
+            build(&mut || rx.recv().unwrap_or(Err(TreeError::Truncated)))
+        })
+    }
+}
+
+/// Parts in flight between the parsing thread and the building one.
+const PARTS_QUEUED: usize = 8;
+
+/// Nodes per [`Part::Nodes`].
+const NODES_PER_PART: u64 = 1024;
+
+/// Most path-index entries reserved up front from the node count a body
+/// declares (a corrupt count must not allocate much); a bigger tree grows
+/// the index as usual past it.
+const RESERVE_MAX: u64 = 1 << 22;
+
+/// A snapshot body in file order, as the parser hands it over.
+enum Part {
+    Head {
+        version: u32,
+        last_zxid: i64,
+        acls: Vec<Vec<Acl>>,
+        nodes: u64,
+    },
+    /// Nodes with their path keys; each node's `acl` is still its index
+    /// into the body's ACL lists.
+    Nodes(Vec<(Node, u32)>),
+    Tail {
+        sessions: Vec<(i64, i32)>,
+        /// The digest and data size of every node parsed (version 2).
+        digest: u64,
+        data_size: u64,
+        stored_digest: u64,
+    },
+}
+
+/// Reads a body a part at a time, checking everything that needs no tree.
+struct Parser<'a> {
+    inp: In<'a>,
+    stage: Stage,
+    /// Per ACL list in the body, its content hash (for node digests).
+    acl_hashes: Vec<u64>,
+    digest: u64,
+    data_size: u64,
+}
+
+enum Stage {
+    Head,
+    Nodes { left: u64 },
+    Done,
+}
+
+impl<'a> Parser<'a> {
+    fn new(inp: In<'a>) -> Parser<'a> {
+        Parser {
+            inp,
+            stage: Stage::Head,
+            acl_hashes: Vec::new(),
+            digest: 0,
+            data_size: 0,
+        }
+    }
+
+    /// The next part; `None` after the tail.
+    fn next_part(&mut self) -> Result<Option<Part>, TreeError> {
+        let inp = &mut self.inp;
+        match self.stage {
+            Stage::Head => {
+                let mut magic = [0u8; 8];
+                inp.exact(&mut magic)?;
+                if &magic != MAGIC {
+                    return Err(TreeError::BadMagic);
+                }
+                let version = inp.u32()?;
+                if !(OLDEST_VERSION..=VERSION).contains(&version) {
+                    return Err(TreeError::UnsupportedVersion { version });
+                }
+                let last_zxid = inp.i64()?;
+                let acls = read_acls(inp)?;
+                self.acl_hashes = acls.iter().map(|a| crate::acl::acl_hash(a)).collect();
+                let nodes = inp.u64()?;
+                self.stage = Stage::Nodes { left: nodes };
+                Ok(Some(Part::Head {
+                    version,
+                    last_zxid,
+                    acls,
+                    nodes,
+                }))
+            }
+            Stage::Nodes { left } if left > 0 => {
+                let k = left.min(NODES_PER_PART);
+                let mut nodes = Vec::with_capacity(k as usize);
+                for _ in 0..k {
+                    let node = read_node(inp)?;
+                    let acl_hash = *self
+                        .acl_hashes
+                        .get(node.acl as usize)
+                        .ok_or(TreeError::Corrupt { what: "ACL index" })?;
+                    self.digest = self
+                        .digest
+                        .wrapping_add(crate::tree::node_digest(&node, acl_hash));
+                    self.data_size += crate::tree::node_data_size(&node);
+                    let key = crate::store::path_key(node.path_bytes());
+                    nodes.push((node, key));
+                }
+                self.stage = Stage::Nodes { left: left - k };
+                Ok(Some(Part::Nodes(nodes)))
+            }
+            Stage::Nodes { .. } => {
+                let sessions = read_sessions(inp)?;
+                let stored_digest = inp.u64()?;
+                inp.finish()?;
+                self.stage = Stage::Done;
+                Ok(Some(Part::Tail {
+                    sessions,
+                    digest: self.digest,
+                    data_size: self.data_size,
+                    stored_digest,
+                }))
+            }
+            Stage::Done => Ok(None),
+        }
+    }
+}
+
+/// Builds the tree from a body's parts, in order.
+fn build(next: &mut dyn FnMut() -> Result<Option<Part>, TreeError>) -> Result<DataTree, TreeError> {
+    let Some(Part::Head {
+        version,
+        last_zxid,
+        acls,
+        nodes,
+    }) = next()?
+    else {
+        return Err(TreeError::Truncated);
+    };
+    let mut t = DataTree::empty();
+    t.last_zxid = last_zxid;
+    let lists: Vec<u32> = acls.iter().map(|a| t.acls.intern(a)).collect();
+    t.store.reserve(nodes.min(RESERVE_MAX) as usize);
+    // Each node's slot and path key, in file order, for linking.
+    let mut loaded: Vec<(u32, u32)> = Vec::with_capacity(nodes.min(RESERVE_MAX) as usize);
+    let mut root = None;
+    let tail = loop {
+        match next()? {
+            Some(Part::Nodes(batch)) => {
+                for (mut node, key) in batch {
+                    // The parser checked the index.
+                    let acl = lists[node.acl as usize];
+                    node.acl = acl;
+                    let is_root = node.path_bytes().len() == 1;
+                    let Some(slot) = t.insert_loaded(node, key) else {
+                        return Err(TreeError::Corrupt {
+                            what: "duplicate path",
+                        });
+                    };
+                    t.acls.add_ref(acl);
+                    if is_root {
+                        root = Some(slot);
+                    }
+                    loaded.push((slot, key));
+                }
+            }
+            Some(tail @ Part::Tail { .. }) => break tail,
+            Some(Part::Head { .. }) | None => return Err(TreeError::Truncated),
+        }
+    };
+    let Part::Tail {
+        sessions,
+        digest,
+        data_size,
+        stored_digest,
+    } = tail
+    else {
+        unreachable!("matched above")
+    };
+    let Some(root) = root else {
+        return Err(TreeError::Corrupt { what: "root node" });
+    };
+    link_all(&mut t, root, &loaded)?;
+    drop(loaded);
+    for &a in &lists {
+        t.acls.release(a); // the load's own reference
+    }
+    for (id, timeout) in sessions {
+        t.sessions.insert(id, timeout);
+    }
+    t.digest = digest;
+    t.data_size = data_size;
+    let computed = if version == 1 {
+        t.compute_digest_v1()
+    } else {
+        digest
+    };
+    if stored_digest != computed {
+        return Err(TreeError::DigestMismatch {
+            stored: stored_digest,
+            computed,
+        });
+    }
+    t.rebuild_quotas();
+    Ok(t)
 }
 
 /// The snapshot's bytes through a buffer of the loader's own: fixed-size
@@ -260,7 +468,7 @@ impl DataTree {
 /// It reads ahead only within the body, and [`In::finish`] checks nothing
 /// it read is left over.
 struct In<'a> {
-    r: &'a mut dyn Read,
+    r: &'a mut (dyn Read + Send),
     buf: Box<[u8]>,
     /// The unread bytes are `buf[pos..end]`.
     pos: usize,
@@ -271,7 +479,7 @@ struct In<'a> {
 const IN_BUF: usize = 256 << 10;
 
 impl<'a> In<'a> {
-    fn new(r: &'a mut dyn Read) -> In<'a> {
+    fn new(r: &'a mut (dyn Read + Send)) -> In<'a> {
         In {
             r,
             buf: vec![0; IN_BUF].into_boxed_slice(),
@@ -391,8 +599,8 @@ fn truncated(e: io::Error) -> TreeError {
     }
 }
 
-/// Interns each list once (one reference held by the load itself).
-fn read_acls(inp: &mut In, t: &mut DataTree) -> Result<Vec<u32>, TreeError> {
+/// The body's ACL lists, as written.
+fn read_acls(inp: &mut In) -> Result<Vec<Vec<Acl>>, TreeError> {
     let n = inp.u32()?;
     let mut lists = Vec::new();
     for _ in 0..n {
@@ -407,8 +615,7 @@ fn read_acls(inp: &mut In, t: &mut DataTree) -> Result<Vec<u32>, TreeError> {
                 id: Id { scheme, id },
             });
         }
-        let i = t.acls.intern(&acl);
-        lists.push(i);
+        lists.push(acl);
     }
     Ok(lists)
 }
@@ -454,81 +661,69 @@ fn read_blob(inp: &mut In) -> Result<(Box<[u8]>, usize, bool), TreeError> {
     Ok((blob.into_boxed_slice(), path_len, null))
 }
 
-fn read_nodes(inp: &mut In, t: &mut DataTree, lists: &[u32]) -> Result<(), TreeError> {
-    let n = inp.u64()?;
-    let mut root = None;
-    for _ in 0..n {
-        let (blob, path_len, null) = read_blob(inp)?;
-        let mut w = [0i64; 5];
-        for v in w.iter_mut() {
-            *v = inp.i64()?;
-        }
-        let (version, cversion, aversion) = (inp.i32()?, inp.i32()?, inp.i32()?);
-        let ephemeral_owner = inp.i64()?;
-        let acl_ix = inp.u32()? as usize;
-        let &acl = lists
-            .get(acl_ix)
-            .ok_or(TreeError::Corrupt { what: "ACL index" })?;
-        if blob[..path_len].first() != Some(&b'/') {
-            return Err(TreeError::Corrupt { what: "node path" });
-        }
-        let is_root = path_len == 1;
-        let stat = StatPersisted {
-            czxid: w[0],
-            mzxid: w[1],
-            pzxid: w[2],
-            ctime: w[3],
-            mtime: w[4],
-            version,
-            cversion,
-            aversion,
-            ephemeral_owner,
-        };
-        let mut node = Node::from_blob(blob, path_len, stat, acl);
-        node.set_null(null);
-        let Some(slot) = t.insert_unlinked(node) else {
-            return Err(TreeError::Corrupt {
-                what: "duplicate path",
-            });
-        };
-        t.acls.add_ref(acl);
-        if is_root {
-            root = Some(slot);
-        }
+/// Bytes of a node's fixed-size fields after its path and data.
+const NODE_FIXED: usize = 5 * 8 + 3 * 4 + 8 + 4;
+
+/// One node, its `acl` the index in the body's ACL lists (checked by the
+/// caller).
+fn read_node(inp: &mut In) -> Result<Node, TreeError> {
+    let (blob, path_len, null) = read_blob(inp)?;
+    if blob[..path_len].first() != Some(&b'/') {
+        return Err(TreeError::Corrupt { what: "node path" });
     }
-    let Some(root) = root else {
-        return Err(TreeError::Corrupt { what: "root node" });
+    let f: [u8; NODE_FIXED] = inp.peek(0)?;
+    inp.pos += NODE_FIXED;
+    let i64_at = |at: usize| i64::from_be_bytes(f[at..at + 8].try_into().expect("8 bytes"));
+    let i32_at = |at: usize| i32::from_be_bytes(f[at..at + 4].try_into().expect("4 bytes"));
+    let stat = StatPersisted {
+        czxid: i64_at(0),
+        mzxid: i64_at(8),
+        pzxid: i64_at(16),
+        ctime: i64_at(24),
+        mtime: i64_at(32),
+        version: i32_at(40),
+        cversion: i32_at(44),
+        aversion: i32_at(48),
+        ephemeral_owner: i64_at(52),
     };
-    // Nodes come in any order (a live snapshot writes slab order): link
-    // each to its parent once all are in. Siblings mostly come together,
-    // so the last parent found is usually the next one's too.
-    let slots: Vec<u32> = t.store.slots().collect();
+    let acl = i32_at(60) as u32;
+    let mut node = Node::from_blob(blob, path_len, stat, acl);
+    node.set_null(null);
+    Ok(node)
+}
+
+/// Links every node but the root to its parent, once all are in (nodes
+/// come in any order: a live snapshot writes slab order). Siblings mostly
+/// come together, so the last parent found is usually the next one's too.
+fn link_all(t: &mut DataTree, root: u32, loaded: &[(u32, u32)]) -> Result<(), TreeError> {
     let mut last: Option<u32> = None;
-    for i in slots {
+    for &(i, key) in loaded {
         if i == root {
             continue;
         }
-        let path = t.store.node(i).path();
-        let parent_path = path::parent(path).ok_or(TreeError::Corrupt { what: "node path" })?;
-        let cached = last.filter(|&p| t.store.node(p).path() == parent_path);
+        let path = t.store.node(i).path_bytes();
+        let parent_path =
+            path::parent_bytes(path).ok_or(TreeError::Corrupt { what: "node path" })?;
+        let cached = last.filter(|&p| t.store.node(p).path_bytes() == parent_path);
         let parent = match cached {
             Some(p) => p,
-            None => t.store.find(parent_path).ok_or(TreeError::Corrupt {
+            None => t.store.find_bytes(parent_path).ok_or(TreeError::Corrupt {
                 what: "node without its parent",
             })?,
         };
-        t.store.link_child(parent, i);
+        t.store.link_keyed(parent, i, key);
         last = Some(parent);
     }
     Ok(())
 }
 
-fn read_sessions(inp: &mut In, t: &mut DataTree) -> Result<(), TreeError> {
+fn read_sessions(inp: &mut In) -> Result<Vec<(i64, i32)>, TreeError> {
     let n = inp.u32()?;
+    let mut sessions = Vec::new();
     for _ in 0..n {
         let id = inp.i64()?;
         let timeout = inp.i32()?;
-        t.sessions.insert(id, timeout);
+        sessions.push((id, timeout));
     }
-    Ok(())
+    Ok(sessions)
 }

@@ -147,14 +147,19 @@ struct Frozen {
 impl Store {
     /// The slot of `path`.
     pub fn find(&self, path: &str) -> Option<u32> {
+        self.find_bytes(path.as_bytes())
+    }
+
+    /// The slot of the path whose bytes are `path`.
+    pub fn find_bytes(&self, path: &[u8]) -> Option<u32> {
         let slab = &self.slab;
-        let key = key_of(path.as_bytes());
+        let key = key_of(path);
         self.index
             .find(spread(key), |e| {
                 e.key == key
                     && slab[e.slot as usize]
                         .as_ref()
-                        .is_some_and(|n| n.path_bytes() == path.as_bytes())
+                        .is_some_and(|n| n.path_bytes() == path)
             })
             .map(|e| e.slot)
     }
@@ -196,6 +201,13 @@ impl Store {
     /// `None`, the store unchanged): one probe of the index.
     pub fn insert_if_absent(&mut self, node: Node) -> Option<u32> {
         let key = key_of(node.path_bytes());
+        self.insert_keyed(node, key)
+    }
+
+    /// [`Store::insert_if_absent`] with the path's [`path_key`] computed by
+    /// the caller (a snapshot load hashes on its parsing thread).
+    pub fn insert_keyed(&mut self, node: Node, key: u32) -> Option<u32> {
+        debug_assert_eq!(key, key_of(node.path_bytes()));
         let i = self
             .free
             .last()
@@ -277,6 +289,17 @@ impl Store {
     pub fn link_child(&mut self, parent: u32, child: u32) {
         let key = key_of(self.node(child).path_bytes());
         self.link(parent, Slot { slot: child, key });
+    }
+
+    /// [`Store::link_child`] with the child's [`path_key`] known.
+    pub fn link_keyed(&mut self, parent: u32, child: u32, key: u32) {
+        debug_assert_eq!(key, key_of(self.node(child).path_bytes()));
+        self.link(parent, Slot { slot: child, key });
+    }
+
+    /// Room in the path index for `additional` more nodes without a rehash.
+    pub fn reserve(&mut self, additional: usize) {
+        self.index.reserve(additional, |e| spread(e.key));
     }
 
     /// Starts a point-in-time copy of every live slot (replacing one in
@@ -442,6 +465,10 @@ pub(crate) struct Slot {
 }
 
 /// The 32 hash bits a table entry keeps of `path`.
+pub(crate) fn path_key(path: &[u8]) -> u32 {
+    key_of(path)
+}
+
 fn key_of(path: &[u8]) -> u32 {
     (path_hash(path) >> 32) as u32
 }

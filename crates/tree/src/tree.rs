@@ -288,22 +288,29 @@ impl DataTree {
         Some(i)
     }
 
-    /// Adds a node with no parent link yet (snapshot loading); `None`, and
-    /// nothing changed, if its path is already there.
-    pub(crate) fn insert_unlinked(&mut self, node: Node) -> Option<u32> {
-        let i = self.store.insert_if_absent(node)?;
-        self.account_inserted(i);
-        Some(i)
-    }
-
     /// Digest, data size and the ephemeral/container/TTL indices for the
     /// node just stored in slot `i`.
     fn account_inserted(&mut self, i: u32) {
         let n = self.store.node(i);
-        let hp = path_digest(n.path_bytes());
-        let add = content_digest(hp, n.data()).wrapping_add(self.meta_digest(hp, n));
+        let add = node_digest(n, self.acls.hash_of(n.acl));
         self.digest = self.digest.wrapping_add(add);
-        self.data_size += path::utf16_len(n.path_bytes()) + n.data().len() as u64;
+        self.data_size += node_data_size(n);
+        self.index_owned(i);
+    }
+
+    /// Adds a node loaded from a snapshot, unlinked, whose path key,
+    /// digest part and data size its loader computed: `None`, and nothing
+    /// changed, if its path is already there.
+    pub(crate) fn insert_loaded(&mut self, node: Node, key: u32) -> Option<u32> {
+        let i = self.store.insert_keyed(node, key)?;
+        self.index_owned(i);
+        Some(i)
+    }
+
+    /// Puts the node in slot `i` in the ephemeral, container or TTL index
+    /// its owner field says it belongs to.
+    fn index_owned(&mut self, i: u32) {
+        let n = self.store.node(i);
         let owner = n.stat.ephemeral_owner;
         match EphemeralType::of(owner) {
             EphemeralType::Void => {}
@@ -409,6 +416,18 @@ pub(crate) fn client_stat(n: &Node) -> Stat {
 /// A node's digest is the sum of two parts, so that a change of data or
 /// of stat re-hashes only its part. Both include the path's hash,
 /// computed once per change (the path never changes).
+/// What a node adds to [`DataTree::digest`], given its ACL's hash.
+pub(crate) fn node_digest(n: &Node, acl_hash: u64) -> u64 {
+    let hp = path_digest(n.path_bytes());
+    content_digest(hp, n.data()).wrapping_add(meta_digest(hp, &n.stat, acl_hash))
+}
+
+/// What a node adds to the tree's data size (ZooKeeper's count: the
+/// path in UTF-16 units, then the data's bytes).
+pub(crate) fn node_data_size(n: &Node) -> u64 {
+    path::utf16_len(n.path_bytes()) + n.data().len() as u64
+}
+
 fn path_digest(path: &[u8]) -> u64 {
     hash_bytes(path, 11)
 }

@@ -38,6 +38,22 @@ fn sample() -> H {
     h
 }
 
+/// Loads `b` with and without the parsing thread: both must agree.
+fn load(b: &[u8]) -> Result<DataTree, TreeError> {
+    let threaded = DataTree::deserialize_on(&mut &b[..], true);
+    let inline = DataTree::deserialize_on(&mut &b[..], false);
+    match (&threaded, &inline) {
+        (Ok(a), Ok(b)) => assert_eq!(bytes(a), bytes(b), "same tree both ways"),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "same error both ways"),
+        _ => panic!(
+            "threaded {:?} but inline {:?}",
+            threaded.is_ok(),
+            inline.is_ok()
+        ),
+    }
+    threaded
+}
+
 fn bytes(t: &DataTree) -> Vec<u8> {
     let mut v = Vec::new();
     t.serialize(&mut v).unwrap();
@@ -48,7 +64,7 @@ fn bytes(t: &DataTree) -> Vec<u8> {
 fn round_trip_keeps_everything() {
     let h = sample();
     let buf = bytes(&h.tree);
-    let t = DataTree::deserialize(&mut &buf[..]).unwrap();
+    let t = load(&buf).unwrap();
     assert_eq!(t.digest(), h.tree.digest());
     assert_eq!(t.compute_digest(), h.tree.digest());
     assert_eq!(t.last_zxid(), h.tree.last_zxid());
@@ -84,7 +100,7 @@ fn loaded_tree_keeps_working() {
     let h = sample();
     let buf = bytes(&h.tree);
     let mut h2 = H::new();
-    h2.tree = DataTree::deserialize(&mut &buf[..]).unwrap();
+    h2.tree = load(&buf).unwrap();
     h2.zxid = h.zxid;
     h2.ok(1, &create("/a/b/c", b"", 0));
     h2.ok(1, &delete("/ro", -1));
@@ -103,14 +119,14 @@ fn version_1_snapshots_still_load() {
     let at = v1.len() - 8;
     v1[at..].copy_from_slice(&h.tree.compute_digest_v1().to_be_bytes());
     assert_ne!(h.tree.compute_digest_v1(), h.tree.digest());
-    let t = DataTree::deserialize(&mut &v1[..]).unwrap();
+    let t = load(&v1).unwrap();
     assert_eq!(t.digest(), h.tree.digest(), "kept the current way");
     assert_eq!(bytes(&t), v2, "written back as version 2");
     // A version-1 file is checked against the version-1 digest.
     let mut wrong = v2.clone();
     wrong[8..12].copy_from_slice(&1u32.to_be_bytes());
     assert!(matches!(
-        DataTree::deserialize(&mut &wrong[..]),
+        load(&wrong),
         Err(TreeError::DigestMismatch { .. })
     ));
 }
@@ -124,15 +140,12 @@ fn fields_longer_than_the_loader_buffer_round_trip() {
     let long_path = format!("/{}", "p".repeat(300_000));
     h.ok(1, &create(&long_path, b"x", 0));
     let buf = bytes(&h.tree);
-    let t = DataTree::deserialize(&mut &buf[..]).unwrap();
+    let t = load(&buf).unwrap();
     assert_eq!(t.data("/big").unwrap().0, &big[..]);
     assert_eq!(t.data(&long_path).unwrap().0, b"x");
     assert_eq!(bytes(&t), buf);
     for len in [buf.len() - 1, buf.len() / 2, 400_000] {
-        assert!(
-            DataTree::deserialize(&mut &buf[..len]).is_err(),
-            "prefix {len}"
-        );
+        assert!(load(&buf[..len]).is_err(), "prefix {len}");
     }
 }
 
@@ -140,20 +153,14 @@ fn fields_longer_than_the_loader_buffer_round_trip() {
 fn bytes_after_the_body_are_an_error() {
     let mut buf = bytes(&sample().tree);
     buf.push(0);
-    assert!(matches!(
-        DataTree::deserialize(&mut &buf[..]),
-        Err(TreeError::Corrupt { .. })
-    ));
+    assert!(matches!(load(&buf), Err(TreeError::Corrupt { .. })));
 }
 
 #[test]
 fn every_truncation_is_an_error() {
     let buf = bytes(&sample().tree);
     for len in 0..buf.len() {
-        assert!(
-            DataTree::deserialize(&mut &buf[..len]).is_err(),
-            "prefix {len}"
-        );
+        assert!(load(&buf[..len]).is_err(), "prefix {len}");
     }
 }
 
@@ -162,14 +169,11 @@ fn corruption_is_detected() {
     let buf = bytes(&sample().tree);
     let mut bad_magic = buf.clone();
     bad_magic[0] ^= 1;
-    assert!(matches!(
-        DataTree::deserialize(&mut &bad_magic[..]),
-        Err(TreeError::BadMagic)
-    ));
+    assert!(matches!(load(&bad_magic), Err(TreeError::BadMagic)));
     let mut bad_version = buf.clone();
     bad_version[11] = 9;
     assert!(matches!(
-        DataTree::deserialize(&mut &bad_version[..]),
+        load(&bad_version),
         Err(TreeError::UnsupportedVersion { version: 9 })
     ));
     // Flipping any single byte after the header fails or changes nothing
@@ -178,7 +182,7 @@ fn corruption_is_detected() {
     for i in 12..buf.len() {
         let mut b = buf.clone();
         b[i] ^= 0x5a;
-        if DataTree::deserialize(&mut &b[..]).is_err() {
+        if load(&b).is_err() {
             caught += 1;
         }
     }
@@ -202,7 +206,7 @@ fn garbage_never_panics() {
                 .wrapping_add(1442695040888963407);
             b.push((seed >> 33) as u8);
         }
-        let _ = DataTree::deserialize(&mut &b[..]);
+        let _ = load(&b);
     }
     // Huge declared lengths do not allocate up front.
     let mut b = Vec::new();
@@ -213,5 +217,37 @@ fn garbage_never_panics() {
     b.extend_from_slice(&u32::MAX.to_be_bytes());
     b.extend_from_slice(&0i32.to_be_bytes());
     b.extend_from_slice(&u32::MAX.to_be_bytes());
-    assert!(DataTree::deserialize(&mut &b[..]).is_err());
+    assert!(load(&b).is_err());
+}
+
+#[test]
+fn many_parts_with_children_before_their_parents_round_trip() {
+    // More nodes than one part holds, and freed early slots reused by deep
+    // nodes, so the body lists some children before their parents.
+    let mut h = H::new();
+    for i in 0..40 {
+        h.ok(1, &create(&format!("/x{i}"), b"", 0));
+    }
+    for p in 0..3 {
+        h.ok(1, &create(&format!("/p{p}"), b"p", 0));
+        for c in 0..900 {
+            h.ok(1, &create(&format!("/p{p}/c{c}"), b"child data", 0));
+        }
+    }
+    for i in 0..40 {
+        h.ok(1, &delete(&format!("/x{i}"), -1));
+    }
+    for i in 0..40 {
+        h.ok(1, &create(&format!("/p2/c{}/d{i}", i * 7), b"deep", 0));
+    }
+    let buf = bytes(&h.tree);
+    let t = load(&buf).unwrap();
+    assert_eq!(t.node_count(), h.tree.node_count());
+    assert_eq!(t.digest(), h.tree.compute_digest());
+    assert_eq!(t.approximate_data_size(), h.tree.approximate_data_size());
+    for p in ["/p0", "/p2", "/p2/c7", "/p2/c273/d39", "/p1/c899"] {
+        assert_eq!(t.stat(p), h.tree.stat(p), "{p}");
+        assert_eq!(t.children(p), h.tree.children(p), "{p}");
+    }
+    assert_eq!(bytes(&t), buf);
 }
