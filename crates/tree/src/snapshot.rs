@@ -33,7 +33,8 @@ use std::io::{self, Read, Write};
 
 use proto::{Acl, Id};
 
-use crate::store::{Node, StatPersisted};
+use crate::acl::AclCache;
+use crate::store::{Node, StatPersisted, CHUNK as SLAB_CHUNK};
 use crate::tree::DataTree;
 use crate::{path, TreeError};
 
@@ -263,10 +264,7 @@ impl DataTree {
 }
 
 /// Parts in flight between the parsing thread and the building one.
-const PARTS_QUEUED: usize = 8;
-
-/// Nodes per [`Part::Nodes`].
-const NODES_PER_PART: u64 = 1024;
+const PARTS_QUEUED: usize = 4;
 
 /// Most path-index entries reserved up front from the node count a body
 /// declares (a corrupt count must not allocate much); a bigger tree grows
@@ -278,14 +276,13 @@ enum Part {
     Head {
         version: u32,
         last_zxid: i64,
-        acls: Vec<Vec<Acl>>,
         nodes: u64,
     },
-    /// Nodes with their path keys; each node's `acl` is still its index
-    /// into the body's ACL lists.
-    Nodes(Vec<(Node, u32)>),
+    Nodes(Chunk),
     Tail {
         sessions: Vec<(i64, i32)>,
+        /// The ACL lists, referenced by every node parsed.
+        acls: AclCache,
         /// The digest and data size of every node parsed (version 2).
         digest: u64,
         data_size: u64,
@@ -293,12 +290,39 @@ enum Part {
     },
 }
 
+/// Up to one slab chunk of parsed nodes, built on the parsing thread so
+/// the builder adopts them without moving a node: the builder's share is
+/// the path index and the child links (random writes into big tables,
+/// where a load's time goes once parsing is elsewhere).
+struct Chunk {
+    /// The nodes, their ACLs already in the parser's cache.
+    nodes: Vec<Option<Node>>,
+    /// Per node: its path key, and how it links to its parent.
+    links: Vec<(u32, Link)>,
+    /// Offsets of the nodes with an owner field set (ephemeral, container,
+    /// TTL), which the builder indexes by owner.
+    owned: Vec<u32>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// The root: no parent.
+    Root,
+    /// The same parent as the node before it.
+    SameParent,
+    /// Another parent than the node before it.
+    NewParent,
+}
+
 /// Reads a body a part at a time, checking everything that needs no tree.
 struct Parser<'a> {
     inp: In<'a>,
     stage: Stage,
-    /// Per ACL list in the body, its content hash (for node digests).
-    acl_hashes: Vec<u64>,
+    acls: AclCache,
+    /// Per ACL list in the body, its index in `acls`.
+    lists: Vec<u32>,
+    /// The parent path of the last node parsed (None: the root, or none).
+    last_parent: Option<Vec<u8>>,
     digest: u64,
     data_size: u64,
 }
@@ -314,7 +338,9 @@ impl<'a> Parser<'a> {
         Parser {
             inp,
             stage: Stage::Head,
-            acl_hashes: Vec::new(),
+            acls: AclCache::default(),
+            lists: Vec::new(),
+            last_parent: None,
             digest: 0,
             data_size: 0,
         }
@@ -322,9 +348,9 @@ impl<'a> Parser<'a> {
 
     /// The next part; `None` after the tail.
     fn next_part(&mut self) -> Result<Option<Part>, TreeError> {
-        let inp = &mut self.inp;
         match self.stage {
             Stage::Head => {
+                let inp = &mut self.inp;
                 let mut magic = [0u8; 8];
                 inp.exact(&mut magic)?;
                 if &magic != MAGIC {
@@ -335,43 +361,51 @@ impl<'a> Parser<'a> {
                     return Err(TreeError::UnsupportedVersion { version });
                 }
                 let last_zxid = inp.i64()?;
-                let acls = read_acls(inp)?;
-                self.acl_hashes = acls.iter().map(|a| crate::acl::acl_hash(a)).collect();
+                for acl in read_acls(inp)? {
+                    self.lists.push(self.acls.intern(&acl));
+                }
                 let nodes = inp.u64()?;
                 self.stage = Stage::Nodes { left: nodes };
                 Ok(Some(Part::Head {
                     version,
                     last_zxid,
-                    acls,
                     nodes,
                 }))
             }
             Stage::Nodes { left } if left > 0 => {
-                let k = left.min(NODES_PER_PART);
-                let mut nodes = Vec::with_capacity(k as usize);
-                for _ in 0..k {
-                    let node = read_node(inp)?;
-                    let acl_hash = *self
-                        .acl_hashes
-                        .get(node.acl as usize)
-                        .ok_or(TreeError::Corrupt { what: "ACL index" })?;
-                    self.digest = self
-                        .digest
-                        .wrapping_add(crate::tree::node_digest(&node, acl_hash));
-                    self.data_size += crate::tree::node_data_size(&node);
-                    let key = crate::store::path_key(node.path_bytes());
-                    nodes.push((node, key));
+                let k = left.min(SLAB_CHUNK as u64) as usize;
+                let mut chunk = Chunk {
+                    nodes: Vec::with_capacity(k),
+                    links: Vec::with_capacity(k),
+                    owned: Vec::new(),
+                };
+                for off in 0..k {
+                    let (node, link) = self.node()?;
+                    if node.stat.ephemeral_owner != 0 {
+                        chunk.owned.push(off as u32);
+                    }
+                    chunk
+                        .links
+                        .push((crate::store::path_key(node.path_bytes()), link));
+                    chunk.nodes.push(Some(node));
                 }
-                self.stage = Stage::Nodes { left: left - k };
-                Ok(Some(Part::Nodes(nodes)))
+                self.stage = Stage::Nodes {
+                    left: left - k as u64,
+                };
+                Ok(Some(Part::Nodes(chunk)))
             }
             Stage::Nodes { .. } => {
+                let inp = &mut self.inp;
                 let sessions = read_sessions(inp)?;
                 let stored_digest = inp.u64()?;
                 inp.finish()?;
                 self.stage = Stage::Done;
+                for &a in &self.lists {
+                    self.acls.release(a); // the load's own reference
+                }
                 Ok(Some(Part::Tail {
                     sessions,
+                    acls: std::mem::take(&mut self.acls),
                     digest: self.digest,
                     data_size: self.data_size,
                     stored_digest,
@@ -380,6 +414,35 @@ impl<'a> Parser<'a> {
             Stage::Done => Ok(None),
         }
     }
+
+    /// One node, counted into the digest and data size, and how it links.
+    fn node(&mut self) -> Result<(Node, Link), TreeError> {
+        let mut node = read_node(&mut self.inp)?;
+        let &acl = self
+            .lists
+            .get(node.acl as usize)
+            .ok_or(TreeError::Corrupt { what: "ACL index" })?;
+        node.acl = acl;
+        self.acls.add_ref(acl);
+        let add = crate::tree::node_digest(&node, self.acls.hash_of(acl));
+        self.digest = self.digest.wrapping_add(add);
+        self.data_size += crate::tree::node_data_size(&node);
+        let link = match path::parent_bytes(node.path_bytes()) {
+            _ if node.path_bytes() == b"/" => {
+                self.last_parent = None;
+                Link::Root
+            }
+            Some(parent) if self.last_parent.as_deref() == Some(parent) => Link::SameParent,
+            Some(parent) => {
+                let last = self.last_parent.get_or_insert_with(Vec::new);
+                last.clear();
+                last.extend_from_slice(parent);
+                Link::NewParent
+            }
+            None => return Err(TreeError::Corrupt { what: "node path" }),
+        };
+        Ok((node, link))
+    }
 }
 
 /// Builds the tree from a body's parts, in order.
@@ -387,7 +450,6 @@ fn build(next: &mut dyn FnMut() -> Result<Option<Part>, TreeError>) -> Result<Da
     let Some(Part::Head {
         version,
         last_zxid,
-        acls,
         nodes,
     }) = next()?
     else {
@@ -395,29 +457,23 @@ fn build(next: &mut dyn FnMut() -> Result<Option<Part>, TreeError>) -> Result<Da
     };
     let mut t = DataTree::empty();
     t.last_zxid = last_zxid;
-    let lists: Vec<u32> = acls.iter().map(|a| t.acls.intern(a)).collect();
     t.store.reserve(nodes.min(RESERVE_MAX) as usize);
-    // Each node's slot and path key, in file order, for linking.
-    let mut loaded: Vec<(u32, u32)> = Vec::with_capacity(nodes.min(RESERVE_MAX) as usize);
-    let mut root = None;
+    let mut linker = Linker::default();
     let tail = loop {
         match next()? {
-            Some(Part::Nodes(batch)) => {
-                for (mut node, key) in batch {
-                    // The parser checked the index.
-                    let acl = lists[node.acl as usize];
-                    node.acl = acl;
-                    let is_root = node.path_bytes().len() == 1;
-                    let Some(slot) = t.insert_loaded(node, key) else {
+            Some(Part::Nodes(chunk)) => {
+                let base = t.store.adopt_chunk(chunk.nodes);
+                for (off, &(key, link)) in chunk.links.iter().enumerate() {
+                    let i = base + off as u32;
+                    if !t.store.index_adopted(i, key) {
                         return Err(TreeError::Corrupt {
                             what: "duplicate path",
                         });
-                    };
-                    t.acls.add_ref(acl);
-                    if is_root {
-                        root = Some(slot);
                     }
-                    loaded.push((slot, key));
+                    linker.link(&mut t, i, key, link)?;
+                }
+                for off in chunk.owned {
+                    t.index_owned(base + off);
                 }
             }
             Some(tail @ Part::Tail { .. }) => break tail,
@@ -426,6 +482,7 @@ fn build(next: &mut dyn FnMut() -> Result<Option<Part>, TreeError>) -> Result<Da
     };
     let Part::Tail {
         sessions,
+        acls,
         digest,
         data_size,
         stored_digest,
@@ -433,14 +490,8 @@ fn build(next: &mut dyn FnMut() -> Result<Option<Part>, TreeError>) -> Result<Da
     else {
         unreachable!("matched above")
     };
-    let Some(root) = root else {
-        return Err(TreeError::Corrupt { what: "root node" });
-    };
-    link_all(&mut t, root, &loaded)?;
-    drop(loaded);
-    for &a in &lists {
-        t.acls.release(a); // the load's own reference
-    }
+    linker.finish(&mut t)?;
+    t.acls = acls;
     for (id, timeout) in sessions {
         t.sessions.insert(id, timeout);
     }
@@ -459,6 +510,65 @@ fn build(next: &mut dyn FnMut() -> Result<Option<Part>, TreeError>) -> Result<Da
     }
     t.rebuild_quotas();
     Ok(t)
+}
+
+/// Links loaded nodes to their parents as they are indexed. Nodes come
+/// in any order (a live snapshot writes slab order): one whose parent is
+/// not indexed yet waits until all are in.
+#[derive(Default)]
+struct Linker {
+    root: Option<u32>,
+    /// The parent of the node linked last.
+    last: Option<u32>,
+    /// Nodes (slot, path key) whose parent came later.
+    waiting: Vec<(u32, u32)>,
+}
+
+impl Linker {
+    fn link(&mut self, t: &mut DataTree, i: u32, key: u32, link: Link) -> Result<(), TreeError> {
+        match (link, self.last) {
+            (Link::Root, _) => {
+                // A second root would have been a duplicate path.
+                self.root = Some(i);
+                self.last = None;
+            }
+            (Link::SameParent, Some(p)) => t.store.link_keyed(p, i, key),
+            _ => {
+                let path = t.store.node(i).path_bytes();
+                let parent =
+                    path::parent_bytes(path).ok_or(TreeError::Corrupt { what: "node path" })?;
+                match t.store.find_bytes(parent) {
+                    Some(p) => {
+                        t.store.link_keyed(p, i, key);
+                        self.last = Some(p);
+                    }
+                    None => {
+                        self.waiting.push((i, key));
+                        self.last = None;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Links the nodes that waited; every node needs its parent and the
+    /// tree its root.
+    fn finish(self, t: &mut DataTree) -> Result<(), TreeError> {
+        if self.root.is_none() {
+            return Err(TreeError::Corrupt { what: "root node" });
+        }
+        for (i, key) in self.waiting {
+            let path = t.store.node(i).path_bytes();
+            let parent =
+                path::parent_bytes(path).ok_or(TreeError::Corrupt { what: "node path" })?;
+            let p = t.store.find_bytes(parent).ok_or(TreeError::Corrupt {
+                what: "node without its parent",
+            })?;
+            t.store.link_keyed(p, i, key);
+        }
+        Ok(())
+    }
 }
 
 /// The snapshot's bytes through a buffer of the loader's own: fixed-size
@@ -690,31 +800,6 @@ fn read_node(inp: &mut In) -> Result<Node, TreeError> {
     let mut node = Node::from_blob(blob, path_len, stat, acl);
     node.set_null(null);
     Ok(node)
-}
-
-/// Links every node but the root to its parent, once all are in (nodes
-/// come in any order: a live snapshot writes slab order). Siblings mostly
-/// come together, so the last parent found is usually the next one's too.
-fn link_all(t: &mut DataTree, root: u32, loaded: &[(u32, u32)]) -> Result<(), TreeError> {
-    let mut last: Option<u32> = None;
-    for &(i, key) in loaded {
-        if i == root {
-            continue;
-        }
-        let path = t.store.node(i).path_bytes();
-        let parent_path =
-            path::parent_bytes(path).ok_or(TreeError::Corrupt { what: "node path" })?;
-        let cached = last.filter(|&p| t.store.node(p).path_bytes() == parent_path);
-        let parent = match cached {
-            Some(p) => p,
-            None => t.store.find_bytes(parent_path).ok_or(TreeError::Corrupt {
-                what: "node without its parent",
-            })?,
-        };
-        t.store.link_keyed(parent, i, key);
-        last = Some(parent);
-    }
-    Ok(())
 }
 
 fn read_sessions(inp: &mut In) -> Result<Vec<(i64, i32)>, TreeError> {

@@ -201,13 +201,6 @@ impl Store {
     /// `None`, the store unchanged): one probe of the index.
     pub fn insert_if_absent(&mut self, node: Node) -> Option<u32> {
         let key = key_of(node.path_bytes());
-        self.insert_keyed(node, key)
-    }
-
-    /// [`Store::insert_if_absent`] with the path's [`path_key`] computed by
-    /// the caller (a snapshot load hashes on its parsing thread).
-    pub fn insert_keyed(&mut self, node: Node, key: u32) -> Option<u32> {
-        debug_assert_eq!(key, key_of(node.path_bytes()));
         let i = self
             .free
             .last()
@@ -215,7 +208,23 @@ impl Store {
             .unwrap_or(u32::try_from(self.slab.len()).expect("slots are u32"));
         let slab = &self.slab;
         let path = node.path_bytes();
-        match self.index.entry(
+        if !Self::index_new(&mut self.index, slab, path, Slot { slot: i, key }) {
+            return None;
+        }
+        if self.free.pop().is_some() {
+            self.preserve(i);
+            self.slab[i as usize] = Some(node);
+        } else {
+            self.slab.push(Some(node));
+        }
+        Some(i)
+    }
+
+    /// Adds `entry` for `path` to `index` unless the path is there already
+    /// (then false).
+    fn index_new(index: &mut HashTable<Slot>, slab: &Slab, path: &[u8], entry: Slot) -> bool {
+        let key = entry.key;
+        match index.entry(
             spread(key),
             |e| {
                 e.key == key
@@ -225,18 +234,41 @@ impl Store {
             },
             |e| spread(e.key),
         ) {
-            hashbrown::hash_table::Entry::Occupied(_) => return None,
+            hashbrown::hash_table::Entry::Occupied(_) => false,
             hashbrown::hash_table::Entry::Vacant(v) => {
-                v.insert(Slot { slot: i, key });
+                v.insert(entry);
+                true
             }
         }
-        if self.free.pop().is_some() {
-            self.preserve(i);
-            self.slab[i as usize] = Some(node);
+    }
+
+    /// Appends a chunk of slots built elsewhere (a snapshot load's parsing
+    /// thread) without moving its nodes: returns the first one's slot. The
+    /// nodes are neither indexed nor linked yet ([`Store::index_adopted`]).
+    /// A chunk longer than [`CHUNK`], or one after a chunk not yet full,
+    /// is appended slot by slot.
+    pub fn adopt_chunk(&mut self, chunk: Vec<Option<Node>>) -> u32 {
+        let base = u32::try_from(self.slab.len()).expect("slots are u32");
+        let last_full = self.slab.chunks.last().is_none_or(|c| c.len() == CHUNK);
+        if last_full && chunk.len() <= CHUNK {
+            self.slab.chunks.push(chunk);
         } else {
-            self.slab.push(Some(node));
+            for slot in chunk {
+                self.slab.push(slot);
+            }
         }
-        Some(i)
+        base
+    }
+
+    /// Indexes the adopted node in slot `i` whose path's [`path_key`] is
+    /// `key`: false if its path was already there.
+    pub fn index_adopted(&mut self, i: u32, key: u32) -> bool {
+        let Some(Some(node)) = self.slab.get(i as usize) else {
+            return false;
+        };
+        debug_assert_eq!(key, key_of(node.path_bytes()));
+        let path = node.path_bytes();
+        Self::index_new(&mut self.index, &self.slab, path, Slot { slot: i, key })
     }
 
     /// Adds `node` (its path must be new) and links it under `parent`.
@@ -399,7 +431,7 @@ impl Store {
 }
 
 /// Slots per chunk of the slab.
-const CHUNK: usize = 4096;
+pub(crate) const CHUNK: usize = 4096;
 
 /// The node slots, in chunks of [`CHUNK`]: growing never moves a node. (A
 /// `Vec` of a million nodes doubling copies ~100 MB and faults in the new

@@ -298,18 +298,9 @@ impl DataTree {
         self.index_owned(i);
     }
 
-    /// Adds a node loaded from a snapshot, unlinked, whose path key,
-    /// digest part and data size its loader computed: `None`, and nothing
-    /// changed, if its path is already there.
-    pub(crate) fn insert_loaded(&mut self, node: Node, key: u32) -> Option<u32> {
-        let i = self.store.insert_keyed(node, key)?;
-        self.index_owned(i);
-        Some(i)
-    }
-
     /// Puts the node in slot `i` in the ephemeral, container or TTL index
     /// its owner field says it belongs to.
-    fn index_owned(&mut self, i: u32) {
+    pub(crate) fn index_owned(&mut self, i: u32) {
         let n = self.store.node(i);
         let owner = n.stat.ephemeral_owner;
         match EphemeralType::of(owner) {
