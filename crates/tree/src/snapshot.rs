@@ -222,9 +222,11 @@ impl DataTree {
     /// bytes, or bytes after the body, are an error.
     ///
     /// Two threads share the work when the machine has two CPUs: one reads
-    /// and parses (checksum, copies, UTF-8 checks, each node's digest
-    /// part), the other indexes and links. A million-node load spends
-    /// about half its time on each side.
+    /// and parses into slab chunks (checksum, copies, UTF-8 checks, ACLs,
+    /// which parent each node links to); the other adopts the chunks,
+    /// hashes each node (digest, path key) while parsing goes on, then
+    /// indexes and links them all. A million-node load: 1.03-1.14 s on one
+    /// thread, 0.44-0.61 s on two (BENCHMARKS.md).
     pub fn deserialize(r: &mut (dyn Read + Send)) -> Result<DataTree, TreeError> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self::deserialize_on(r, threads > 1)
@@ -277,28 +279,25 @@ enum Part {
         version: u32,
         last_zxid: i64,
         nodes: u64,
+        /// Per ACL cache index, its list's content hash.
+        acl_hashes: Vec<u64>,
     },
     Nodes(Chunk),
     Tail {
         sessions: Vec<(i64, i32)>,
         /// The ACL lists, referenced by every node parsed.
         acls: AclCache,
-        /// The digest and data size of every node parsed (version 2).
-        digest: u64,
-        data_size: u64,
         stored_digest: u64,
     },
 }
 
 /// Up to one slab chunk of parsed nodes, built on the parsing thread so
-/// the builder adopts them without moving a node: the builder's share is
-/// the path index and the child links (random writes into big tables,
-/// where a load's time goes once parsing is elsewhere).
+/// the builder adopts them without moving a node.
 struct Chunk {
     /// The nodes, their ACLs already in the parser's cache.
     nodes: Vec<Option<Node>>,
-    /// Per node: its path key, and how it links to its parent.
-    links: Vec<(u32, Link)>,
+    /// Per node, how it links to its parent.
+    links: Vec<Link>,
     /// Offsets of the nodes with an owner field set (ephemeral, container,
     /// TTL), which the builder indexes by owner.
     owned: Vec<u32>,
@@ -323,8 +322,6 @@ struct Parser<'a> {
     lists: Vec<u32>,
     /// The parent path of the last node parsed (None: the root, or none).
     last_parent: Option<Vec<u8>>,
-    digest: u64,
-    data_size: u64,
 }
 
 enum Stage {
@@ -341,8 +338,6 @@ impl<'a> Parser<'a> {
             acls: AclCache::default(),
             lists: Vec::new(),
             last_parent: None,
-            digest: 0,
-            data_size: 0,
         }
     }
 
@@ -366,10 +361,19 @@ impl<'a> Parser<'a> {
                 }
                 let nodes = inp.u64()?;
                 self.stage = Stage::Nodes { left: nodes };
+                let mut acl_hashes = Vec::new();
+                for &i in &self.lists {
+                    let i = i as usize;
+                    if acl_hashes.len() <= i {
+                        acl_hashes.resize(i + 1, 0);
+                    }
+                    acl_hashes[i] = self.acls.hash_of(i as u32);
+                }
                 Ok(Some(Part::Head {
                     version,
                     last_zxid,
                     nodes,
+                    acl_hashes,
                 }))
             }
             Stage::Nodes { left } if left > 0 => {
@@ -384,9 +388,7 @@ impl<'a> Parser<'a> {
                     if node.stat.ephemeral_owner != 0 {
                         chunk.owned.push(off as u32);
                     }
-                    chunk
-                        .links
-                        .push((crate::store::path_key(node.path_bytes()), link));
+                    chunk.links.push(link);
                     chunk.nodes.push(Some(node));
                 }
                 self.stage = Stage::Nodes {
@@ -406,8 +408,6 @@ impl<'a> Parser<'a> {
                 Ok(Some(Part::Tail {
                     sessions,
                     acls: std::mem::take(&mut self.acls),
-                    digest: self.digest,
-                    data_size: self.data_size,
                     stored_digest,
                 }))
             }
@@ -415,7 +415,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// One node, counted into the digest and data size, and how it links.
+    /// One node, its ACL referenced, and how it links.
     fn node(&mut self) -> Result<(Node, Link), TreeError> {
         let mut node = read_node(&mut self.inp)?;
         let &acl = self
@@ -424,9 +424,6 @@ impl<'a> Parser<'a> {
             .ok_or(TreeError::Corrupt { what: "ACL index" })?;
         node.acl = acl;
         self.acls.add_ref(acl);
-        let add = crate::tree::node_digest(&node, self.acls.hash_of(acl));
-        self.digest = self.digest.wrapping_add(add);
-        self.data_size += crate::tree::node_data_size(&node);
         let link = match path::parent_bytes(node.path_bytes()) {
             _ if node.path_bytes() == b"/" => {
                 self.last_parent = None;
@@ -451,6 +448,7 @@ fn build(next: &mut dyn FnMut() -> Result<Option<Part>, TreeError>) -> Result<Da
         version,
         last_zxid,
         nodes,
+        acl_hashes,
     }) = next()?
     else {
         return Err(TreeError::Truncated);
@@ -459,19 +457,24 @@ fn build(next: &mut dyn FnMut() -> Result<Option<Part>, TreeError>) -> Result<Da
     t.last_zxid = last_zxid;
     t.store.reserve(nodes.min(RESERVE_MAX) as usize);
     let mut linker = Linker::default();
+    let reserve = nodes.min(RESERVE_MAX) as usize;
+    let mut loaded: Vec<(u32, u32)> = Vec::with_capacity(reserve);
+    let mut links: Vec<Link> = Vec::with_capacity(reserve);
+    // The digest and data size of every node (the digest as version 2).
+    let (mut digest, mut data_size) = (0u64, 0u64);
     let tail = loop {
         match next()? {
             Some(Part::Nodes(chunk)) => {
                 let base = t.store.adopt_chunk(chunk.nodes);
-                for (off, &(key, link)) in chunk.links.iter().enumerate() {
-                    let i = base + off as u32;
-                    if !t.store.index_adopted(i, key) {
-                        return Err(TreeError::Corrupt {
-                            what: "duplicate path",
-                        });
-                    }
-                    linker.link(&mut t, i, key, link)?;
+                for off in 0..chunk.links.len() as u32 {
+                    let n = t.store.node(base + off);
+                    // The parser put the node's ACL in its cache.
+                    let acl_hash = acl_hashes[n.acl as usize];
+                    digest = digest.wrapping_add(crate::tree::node_digest(n, acl_hash));
+                    data_size += crate::tree::node_data_size(n);
+                    loaded.push((base + off, crate::store::path_key(n.path_bytes())));
                 }
+                links.extend_from_slice(&chunk.links);
                 for off in chunk.owned {
                     t.index_owned(base + off);
                 }
@@ -483,13 +486,20 @@ fn build(next: &mut dyn FnMut() -> Result<Option<Part>, TreeError>) -> Result<Da
     let Part::Tail {
         sessions,
         acls,
-        digest,
-        data_size,
         stored_digest,
     } = tail
     else {
         unreachable!("matched above")
     };
+    if !t.store.index_adopted_all(&loaded) {
+        return Err(TreeError::Corrupt {
+            what: "duplicate path",
+        });
+    }
+    for (&(i, key), &link) in loaded.iter().zip(&links) {
+        linker.link(&mut t, i, key, link)?;
+    }
+    drop((loaded, links));
     linker.finish(&mut t)?;
     t.acls = acls;
     for (id, timeout) in sessions {

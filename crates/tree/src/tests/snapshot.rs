@@ -251,3 +251,35 @@ fn many_parts_with_children_before_their_parents_round_trip() {
     }
     assert_eq!(bytes(&t), buf);
 }
+
+#[test]
+fn a_repeated_path_an_orphan_or_a_relative_path_is_corrupt() {
+    let mut h = H::new();
+    h.ok(1, &create("/a", b"1", 0));
+    h.ok(1, &create("/b", b"2", 0));
+    h.ok(1, &create("/a/c", b"3", 0));
+    let buf = bytes(&h.tree);
+    // Rewrites the length-prefixed path `from` (once in the body) as `to`.
+    let with_path = |from: &str, to: &str| {
+        assert_eq!(from.len(), to.len());
+        let mut needle = (from.len() as u32).to_be_bytes().to_vec();
+        needle.extend_from_slice(from.as_bytes());
+        let at = buf
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .expect("path in the body");
+        let mut b = buf.clone();
+        b[at + 4..at + 4 + to.len()].copy_from_slice(to.as_bytes());
+        b
+    };
+    let corrupt = |b: &[u8]| match load(b) {
+        Err(TreeError::Corrupt { what }) => what,
+        other => panic!("expected corruption, got ok={}", other.is_ok()),
+    };
+    assert_eq!(corrupt(&with_path("/b", "/a")), "duplicate path");
+    assert_eq!(
+        corrupt(&with_path("/a/c", "/x/c")),
+        "node without its parent"
+    );
+    assert_eq!(corrupt(&with_path("/", "x")), "node path");
+}
