@@ -260,7 +260,11 @@ impl DataTree {
             }
             // A parser that ended without its last part (it cannot panic on
             // any input) reads as a truncated body.
-            build(&mut || rx.recv().unwrap_or(Err(TreeError::Truncated)))
+            let tree = build(&mut || rx.recv().unwrap_or(Err(TreeError::Truncated)));
+            // A builder that stopped early must not leave the parser blocked
+            // on a full channel: the scope waits for it.
+            drop(rx);
+            tree
         })
     }
 }
@@ -455,10 +459,11 @@ fn build(next: &mut dyn FnMut() -> Result<Option<Part>, TreeError>) -> Result<Da
     };
     let mut t = DataTree::empty();
     t.last_zxid = last_zxid;
-    t.store.reserve(nodes.min(RESERVE_MAX) as usize);
-    let mut linker = Linker::default();
     let reserve = nodes.min(RESERVE_MAX) as usize;
-    let mut loaded: Vec<(u32, u32)> = Vec::with_capacity(reserve);
+    t.store.reserve(reserve);
+    // Per node in slot order (a fresh store's slots count from 0): its
+    // path key, and how it links.
+    let mut keys: Vec<u32> = Vec::with_capacity(reserve);
     let mut links: Vec<Link> = Vec::with_capacity(reserve);
     // The digest and data size of every node (the digest as version 2).
     let (mut digest, mut data_size) = (0u64, 0u64);
@@ -466,13 +471,16 @@ fn build(next: &mut dyn FnMut() -> Result<Option<Part>, TreeError>) -> Result<Da
         match next()? {
             Some(Part::Nodes(chunk)) => {
                 let base = t.store.adopt_chunk(chunk.nodes);
+                debug_assert_eq!(base as usize, keys.len());
                 for off in 0..chunk.links.len() as u32 {
                     let n = t.store.node(base + off);
                     // The parser put the node's ACL in its cache.
-                    let acl_hash = acl_hashes[n.acl as usize];
+                    let &acl_hash = acl_hashes
+                        .get(n.acl as usize)
+                        .ok_or(TreeError::Corrupt { what: "ACL index" })?;
                     digest = digest.wrapping_add(crate::tree::node_digest(n, acl_hash));
                     data_size += crate::tree::node_data_size(n);
-                    loaded.push((base + off, crate::store::path_key(n.path_bytes())));
+                    keys.push(crate::store::path_key(n.path_bytes()));
                 }
                 links.extend_from_slice(&chunk.links);
                 for off in chunk.owned {
@@ -491,16 +499,13 @@ fn build(next: &mut dyn FnMut() -> Result<Option<Part>, TreeError>) -> Result<Da
     else {
         unreachable!("matched above")
     };
-    if !t.store.index_adopted_all(&loaded) {
+    if !t.store.index_adopted_all(&keys) {
         return Err(TreeError::Corrupt {
             what: "duplicate path",
         });
     }
-    for (&(i, key), &link) in loaded.iter().zip(&links) {
-        linker.link(&mut t, i, key, link)?;
-    }
-    drop((loaded, links));
-    linker.finish(&mut t)?;
+    link_all(&mut t, &keys, &links)?;
+    drop((keys, links));
     t.acls = acls;
     for (id, timeout) in sessions {
         t.sessions.insert(id, timeout);
@@ -522,63 +527,37 @@ fn build(next: &mut dyn FnMut() -> Result<Option<Part>, TreeError>) -> Result<Da
     Ok(t)
 }
 
-/// Links loaded nodes to their parents as they are indexed. Nodes come
-/// in any order (a live snapshot writes slab order): one whose parent is
-/// not indexed yet waits until all are in.
-#[derive(Default)]
-struct Linker {
-    root: Option<u32>,
-    /// The parent of the node linked last.
-    last: Option<u32>,
-    /// Nodes (slot, path key) whose parent came later.
-    waiting: Vec<(u32, u32)>,
-}
-
-impl Linker {
-    fn link(&mut self, t: &mut DataTree, i: u32, key: u32, link: Link) -> Result<(), TreeError> {
-        match (link, self.last) {
+/// Links every node but the root to its parent, all of them indexed, in
+/// slot order (`keys` and `links` per slot from 0).
+fn link_all(t: &mut DataTree, keys: &[u32], links: &[Link]) -> Result<(), TreeError> {
+    let mut root = None;
+    // The parent of the node linked last.
+    let mut last: Option<u32> = None;
+    for (i, (&key, &link)) in keys.iter().zip(links).enumerate() {
+        let i = i as u32;
+        match (link, last) {
             (Link::Root, _) => {
                 // A second root would have been a duplicate path.
-                self.root = Some(i);
-                self.last = None;
+                root = Some(i);
+                last = None;
             }
             (Link::SameParent, Some(p)) => t.store.link_keyed(p, i, key),
             _ => {
                 let path = t.store.node(i).path_bytes();
                 let parent =
                     path::parent_bytes(path).ok_or(TreeError::Corrupt { what: "node path" })?;
-                match t.store.find_bytes(parent) {
-                    Some(p) => {
-                        t.store.link_keyed(p, i, key);
-                        self.last = Some(p);
-                    }
-                    None => {
-                        self.waiting.push((i, key));
-                        self.last = None;
-                    }
-                }
+                let p = t.store.find_bytes(parent).ok_or(TreeError::Corrupt {
+                    what: "node without its parent",
+                })?;
+                t.store.link_keyed(p, i, key);
+                last = Some(p);
             }
         }
-        Ok(())
     }
-
-    /// Links the nodes that waited; every node needs its parent and the
-    /// tree its root.
-    fn finish(self, t: &mut DataTree) -> Result<(), TreeError> {
-        if self.root.is_none() {
-            return Err(TreeError::Corrupt { what: "root node" });
-        }
-        for (i, key) in self.waiting {
-            let path = t.store.node(i).path_bytes();
-            let parent =
-                path::parent_bytes(path).ok_or(TreeError::Corrupt { what: "node path" })?;
-            let p = t.store.find_bytes(parent).ok_or(TreeError::Corrupt {
-                what: "node without its parent",
-            })?;
-            t.store.link_keyed(p, i, key);
-        }
-        Ok(())
+    if root.is_none() {
+        return Err(TreeError::Corrupt { what: "root node" });
     }
+    Ok(())
 }
 
 /// The snapshot's bytes through a buffer of the loader's own: fixed-size

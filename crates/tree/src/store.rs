@@ -260,30 +260,32 @@ impl Store {
         base
     }
 
-    /// Indexes adopted slots, given as `(slot, path key)`, all at once:
-    /// false if two share a path. They go in in the order of the index's
-    /// buckets, a region of the table at a time, so the table is written
-    /// nearly sequentially instead of at a random place per node (in a
-    /// million-node load, one cache miss per node was most of the
-    /// indexing time).
-    pub fn index_adopted_all(&mut self, entries: &[(u32, u32)]) -> bool {
-        self.reserve(entries.len());
+    /// Indexes the adopted slots from 0 up, `keys[i]` slot `i`'s path key,
+    /// all at once: false if two share a path. They go in in the order of
+    /// the index's buckets, a region of the table at a time, so the table
+    /// is written nearly sequentially instead of at a random place per
+    /// node (in a million-node load, one cache miss per node was most of
+    /// the indexing time).
+    pub fn index_adopted_all(&mut self, keys: &[u32]) -> bool {
+        self.reserve(keys.len());
         // hashbrown keeps 7/8 of a power-of-two bucket count usable; if
         // that ever changes, only the order (the speed) is off.
         let buckets = (self.index.capacity() as u64 + 1).next_power_of_two();
         let shift = buckets.trailing_zeros().saturating_sub(REGION_BITS);
         let region = |key: u32| ((spread(key) & (buckets - 1)) >> shift) as usize;
         let mut next = vec![0usize; (1 << REGION_BITS) + 1];
-        for &(_, key) in entries {
+        for &key in keys {
             next[region(key) + 1] += 1;
         }
         for r in 1..next.len() {
             next[r] += next[r - 1];
         }
-        let mut order = vec![(0u32, 0u32); entries.len()];
-        for &e in entries {
-            let r = region(e.1);
-            order[next[r]] = e;
+        // (slot, key) pairs: looking each key up again would be a cache
+        // miss per node.
+        let mut order = vec![(0u32, 0u32); keys.len()];
+        for (slot, &key) in keys.iter().enumerate() {
+            let r = region(key);
+            order[next[r]] = (slot as u32, key);
             next[r] += 1;
         }
         let slab = &self.slab;
