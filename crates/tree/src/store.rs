@@ -260,13 +260,15 @@ impl Store {
         base
     }
 
-    /// Indexes the adopted slots from 0 up, `keys[i]` slot `i`'s path key,
-    /// all at once: false if two share a path. They go in in the order of
+    /// Indexes the adopted slots from 0 up (a store that holds only
+    /// those), `keys[i]` slot `i`'s path key, all at once: false if two
+    /// share a path. They go in in the order of
     /// the index's buckets, a region of the table at a time, so the table
     /// is written nearly sequentially instead of at a random place per
     /// node (in a million-node load, one cache miss per node was most of
     /// the indexing time).
     pub fn index_adopted_all(&mut self, keys: &[u32]) -> bool {
+        debug_assert!(self.index.is_empty() && self.slab.len() == keys.len());
         self.reserve(keys.len());
         // hashbrown keeps 7/8 of a power-of-two bucket count usable; if
         // that ever changes, only the order (the speed) is off.

@@ -404,9 +404,6 @@ pub(crate) fn client_stat(n: &Node) -> Stat {
     }
 }
 
-/// A node's digest is the sum of two parts, so that a change of data or
-/// of stat re-hashes only its part. Both include the path's hash,
-/// computed once per change (the path never changes).
 /// What a node adds to [`DataTree::digest`], given its ACL's hash.
 pub(crate) fn node_digest(n: &Node, acl_hash: u64) -> u64 {
     let hp = path_digest(n.path_bytes());
@@ -419,6 +416,9 @@ pub(crate) fn node_data_size(n: &Node) -> u64 {
     path::utf16_len(n.path_bytes()) + n.data().len() as u64
 }
 
+/// A node's digest is the sum of two parts, so that a change of data or
+/// of stat re-hashes only its part. Both include the path's hash,
+/// computed once per change (the path never changes).
 fn path_digest(path: &[u8]) -> u64 {
     hash_bytes(path, 11)
 }
