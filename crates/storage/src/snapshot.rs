@@ -202,7 +202,10 @@ impl<W: Write> Write for CrcWriter<'_, W> {
 pub struct SnapshotReader {
     zxid: i64,
     path: PathBuf,
-    inner: io::Take<BufReader<File>>,
+    /// Unbuffered: the decoders buffer for themselves (the tree's loader
+    /// reads 256 KiB at a time; `load_with` puts a 64 KiB buffer in front
+    /// of other decoders), and a buffer here copied every byte once more.
+    inner: io::Take<File>,
     body_len: u64,
     expected_crc: u32,
     crc: u32,
@@ -248,7 +251,7 @@ impl SnapshotReader {
         Ok(SnapshotReader {
             zxid,
             path: path.to_path_buf(),
-            inner: BufReader::with_capacity(BUFFER_BYTES, file).take(body_len),
+            inner: file.take(body_len),
             body_len,
             expected_crc,
             crc: 0,
