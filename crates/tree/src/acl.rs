@@ -2,7 +2,6 @@
 //! `PrepRequestProcessor.fixupACL`, the `ip` and `digest` providers), and
 //! the reference-counted cache that interns each distinct ACL list once.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -197,14 +196,24 @@ pub(crate) fn redact(acl: &[Acl]) -> Vec<Acl> {
 
 /// The content hash of an ACL list (order matters, as in ZooKeeper).
 pub(crate) fn acl_hash(acl: &[Acl]) -> u64 {
-    let mut words = Vec::with_capacity(acl.len() * 3 + 1);
-    words.push(acl.len() as u64);
-    for a in acl {
-        words.push(a.perms as u32 as u64);
-        words.push(hash::hash_bytes(a.id.scheme.as_bytes(), 1));
-        words.push(hash::hash_bytes(a.id.id.as_bytes(), 2));
+    // Every create interns its ACL: lists of up to five entries (nearly
+    // all) hash from the stack.
+    let mut small = [0u64; 16];
+    let mut big = Vec::new();
+    let n = acl.len() * 3 + 1;
+    let words: &mut [u64] = if n <= small.len() {
+        &mut small[..n]
+    } else {
+        big.resize(n, 0);
+        &mut big
+    };
+    words[0] = acl.len() as u64;
+    for (a, w) in acl.iter().zip(words[1..].chunks_exact_mut(3)) {
+        w[0] = a.perms as u32 as u64;
+        w[1] = hash::hash_bytes(a.id.scheme.as_bytes(), 1);
+        w[2] = hash::hash_bytes(a.id.id.as_bytes(), 2);
     }
-    hash::hash_words(&words, 0x61636c)
+    hash::hash_words(words, 0x61636c)
 }
 
 /// Every permission bit (for callers building ACLs).
@@ -225,7 +234,7 @@ struct Entry {
 pub(crate) struct AclCache {
     entries: Vec<Option<Entry>>,
     free: Vec<u32>,
-    by_hash: HashMap<u64, Vec<u32>>,
+    by_hash: hash::FastMap<u64, Vec<u32>>,
 }
 
 impl AclCache {
