@@ -238,34 +238,35 @@ impl DataTree {
         parse_thread: bool,
     ) -> Result<DataTree, TreeError> {
         let mut parser = Parser::new(In::new(r));
-        if !parse_thread {
-            return build(&mut || parser.next_part());
-        }
-        let (tx, rx) = std::sync::mpsc::sync_channel(PARTS_QUEUED);
-        std::thread::scope(|s| {
-            let parsing = std::thread::Builder::new()
-                .name("snapshot-parse".into())
-                .spawn_scoped(s, move || {
-                    loop {
-                        let part = parser.next_part();
+        if parse_thread {
+            let on_two = std::thread::scope(|s| {
+                let (tx, rx) = std::sync::mpsc::sync_channel(PARTS_QUEUED);
+                let parsing = &mut parser;
+                let spawned = std::thread::Builder::new()
+                    .name("snapshot-parse".into())
+                    .spawn_scoped(s, move || loop {
+                        let part = parsing.next_part();
                         let last = !matches!(part, Ok(Some(_)));
                         // A closed channel: the builder stopped at an error.
                         if tx.send(part).is_err() || last {
                             return;
                         }
-                    }
-                });
-            if let Err(e) = parsing {
-                return Err(TreeError::Io(e));
+                    });
+                // No thread to be had: parse here, below.
+                spawned.ok()?;
+                // A parser that ended without its last part (it cannot panic
+                // on any input) reads as a truncated body.
+                let tree = build(&mut || rx.recv().unwrap_or(Err(TreeError::Truncated)));
+                // A builder that stopped early must not leave the parser
+                // blocked on a full channel: the scope waits for it.
+                drop(rx);
+                Some(tree)
+            });
+            if let Some(tree) = on_two {
+                return tree;
             }
-            // A parser that ended without its last part (it cannot panic on
-            // any input) reads as a truncated body.
-            let tree = build(&mut || rx.recv().unwrap_or(Err(TreeError::Truncated)));
-            // A builder that stopped early must not leave the parser blocked
-            // on a full channel: the scope waits for it.
-            drop(rx);
-            tree
-        })
+        }
+        build(&mut || parser.next_part())
     }
 }
 
