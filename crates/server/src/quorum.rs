@@ -35,6 +35,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 static NEXT_GEN: AtomicU64 = AtomicU64::new(1);
 
+/// A link gathers queued buffers into one write up to this size.
+const GATHER_BYTES: usize = 1 << 20;
+
 /// Appends `msg` to `out` as one frame (u32 length, then the message).
 pub fn frame_into(msg: &zab::Message, out: &mut Vec<u8>) {
     let payload = match msg {
@@ -43,11 +46,17 @@ pub fn frame_into(msg: &zab::Message, out: &mut Vec<u8>) {
         zab::Message::App(b) => b.len(),
         _ => 0,
     };
-    out.reserve(64 + payload);
+    frame_with(out, 64 + payload, |o| msg.encode(o));
+}
+
+/// Appends one frame to `out` whose message `encode` appends, with room
+/// reserved for `expected` bytes of it.
+pub fn frame_with(out: &mut Vec<u8>, expected: usize, encode: impl FnOnce(&mut Vec<u8>)) {
+    out.reserve(4 + expected);
     let at = out.len();
     out.extend_from_slice(&[0u8; 4]);
-    msg.encode(out);
-    let len = (out.len() - at - 4) as u32;
+    encode(out);
+    let len = u32::try_from(out.len() - at - 4).unwrap_or(u32::MAX);
     out[at..at + 4].copy_from_slice(&len.to_be_bytes());
 }
 
@@ -166,18 +175,35 @@ async fn run_link(stream: TcpStream, sid: u64, core: mpsc::Sender<CoreMsg>) {
         }
     };
     let writer = async {
+        // Small buffers (proposals, acks) are gathered into one write; a
+        // big one (a snapshot) goes out as it is, after what was gathered:
+        // copying it held a snapshot twice, and the gathering buffer kept
+        // its size for good.
         let mut buf: Vec<u8> = Vec::with_capacity(64 << 10);
         while let Some(first) = rx.recv().await {
-            buf.clear();
-            buf.extend_from_slice(&first);
-            while buf.len() < (1 << 20) {
-                match rx.try_recv() {
-                    Ok(more) => buf.extend_from_slice(&more),
-                    Err(_) => break,
+            let mut next = Some(first);
+            while let Some(bytes) = next.take() {
+                if bytes.len() >= GATHER_BYTES {
+                    if !buf.is_empty() && write.write_all(&buf).await.is_err() {
+                        return;
+                    }
+                    buf.clear();
+                    if write.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                } else {
+                    buf.extend_from_slice(&bytes);
+                }
+                if buf.len() < GATHER_BYTES {
+                    next = rx.try_recv().ok();
                 }
             }
-            if write.write_all(&buf).await.is_err() {
+            if !buf.is_empty() && write.write_all(&buf).await.is_err() {
                 return;
+            }
+            buf.clear();
+            if buf.capacity() > 4 * GATHER_BYTES {
+                buf.shrink_to(64 << 10);
             }
         }
     };

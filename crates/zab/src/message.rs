@@ -154,6 +154,19 @@ mod tag {
 }
 
 impl Message {
+    /// Appends the encoding of a [`Message::Snapshot`] of `zxid` whose
+    /// state `write_state` appends to `out` itself, so that a big tree is
+    /// encoded straight into the outgoing buffer instead of into a vector
+    /// of its own first.
+    pub fn encode_snapshot(out: &mut Vec<u8>, zxid: i64, write_state: impl FnOnce(&mut Vec<u8>)) {
+        one(out, tag::SNAPSHOT, zxid);
+        let at = out.len();
+        out.extend_from_slice(&[0u8; 4]);
+        write_state(out);
+        let len = u32::try_from(out.len() - at - 4).unwrap_or(u32::MAX);
+        out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+
     /// Appends the encoding of `self` to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
@@ -179,8 +192,7 @@ impl Message {
                 last_zxid,
             } => two(out, tag::ACK_EPOCH, *current_epoch, *last_zxid),
             Message::Snapshot { zxid, state } => {
-                one(out, tag::SNAPSHOT, *zxid);
-                bytes(out, state);
+                Message::encode_snapshot(out, *zxid, |o| o.extend_from_slice(state));
             }
             Message::Diff { from } => one(out, tag::DIFF, *from),
             Message::NewLeader { zxid } => one(out, tag::NEW_LEADER, *zxid),
