@@ -217,8 +217,8 @@ impl Ensemble {
     }
 
     /// Queues for peer `to` the message `encode` appends (about
-    /// `expected` bytes), encoded in place.
-    /// False (nothing encoded) if there is no link to `to`.
+    /// `expected` bytes), encoded in place; false, and nothing encoded, if
+    /// there is no link to `to`.
     fn send_with(&mut self, to: u64, expected: usize, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
         if !self.links.contains_key(&to) {
             return false;
@@ -354,10 +354,11 @@ impl Core {
                         self.tree.last_zxid()
                     );
                 }
-                // Encoded straight into the link's buffer, sized ahead:
-                // a copy of its own first held the tree's bytes twice
-                // (a leader of 1,000,000 znodes peaked at 742 MiB, its
-                // followers at 302) and stalled the core for longer.
+                // Encoded straight into the link's buffer, sized ahead: a
+                // vector of its own, grown by doubling and then copied,
+                // stalled the core for longer and held the bytes more than
+                // once (a leader of 1,000,000 znodes peaked at 742-996 MiB
+                // sending one, now 534-552; its followers at ~300).
                 let expected = self.tree.approximate_data_size() as usize
                     + self.tree.node_count() * SNAPSHOT_RESERVE_PER_NODE
                     + (1 << 20);
