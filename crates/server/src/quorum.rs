@@ -53,11 +53,7 @@ pub fn frame_into(msg: &zab::Message, out: &mut Vec<u8>) {
 /// reserved for `expected` bytes of it.
 pub fn frame_with(out: &mut Vec<u8>, expected: usize, encode: impl FnOnce(&mut Vec<u8>)) {
     out.reserve(4 + expected);
-    let at = out.len();
-    out.extend_from_slice(&[0u8; 4]);
-    encode(out);
-    let len = u32::try_from(out.len() - at - 4).unwrap_or(u32::MAX);
-    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    zab::length_prefixed(out, encode);
 }
 
 /// Binds this server's quorum port.

@@ -273,9 +273,9 @@ impl DataTree {
 /// Parts in flight between the parsing thread and the building one.
 const PARTS_QUEUED: usize = 4;
 
-/// Most path-index entries reserved up front from the node count a body
+/// Most per-node entries reserved up front from the node count a body
 /// declares (a corrupt count must not allocate much); a bigger tree grows
-/// the index as usual past it.
+/// them as usual past it.
 const RESERVE_MAX: u64 = 1 << 22;
 
 /// A snapshot body in file order, as the parser hands it over.
@@ -460,8 +460,9 @@ fn build(next: &mut dyn FnMut() -> Result<Option<Part>, TreeError>) -> Result<Da
     };
     let mut t = DataTree::empty();
     t.last_zxid = last_zxid;
+    // Sized from the declared count (the index is sized from the nodes
+    // actually read, by `index_adopted_all`).
     let reserve = nodes.min(RESERVE_MAX) as usize;
-    t.store.reserve(reserve);
     // Per node in slot order (a fresh store's slots count from 0): its
     // path key, and how it links.
     let mut keys: Vec<u32> = Vec::with_capacity(reserve);

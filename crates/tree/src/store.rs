@@ -206,9 +206,8 @@ impl Store {
             .last()
             .copied()
             .unwrap_or(u32::try_from(self.slab.len()).expect("slots are u32"));
-        let slab = &self.slab;
         let path = node.path_bytes();
-        if !Self::index_new(&mut self.index, slab, path, Slot { slot: i, key }) {
+        if !Self::index_new(&mut self.index, &self.slab, Slot { slot: i, key }, || path) {
             return None;
         }
         if self.free.pop().is_some() {
@@ -220,9 +219,14 @@ impl Store {
         Some(i)
     }
 
-    /// Adds `entry` for `path` to `index` unless the path is there already
-    /// (then false).
-    fn index_new(index: &mut HashTable<Slot>, slab: &Slab, path: &[u8], entry: Slot) -> bool {
+    /// Adds `entry` to `index` unless its path (`path()`, read only when
+    /// an entry with the same key is met) is there already (then false).
+    fn index_new<'p>(
+        index: &mut HashTable<Slot>,
+        slab: &Slab,
+        entry: Slot,
+        path: impl Fn() -> &'p [u8],
+    ) -> bool {
         let key = entry.key;
         match index.entry(
             spread(key),
@@ -230,7 +234,7 @@ impl Store {
                 e.key == key
                     && slab[e.slot as usize]
                         .as_ref()
-                        .is_some_and(|n| n.path_bytes() == path)
+                        .is_some_and(|n| n.path_bytes() == path())
             },
             |e| spread(e.key),
         ) {
@@ -269,7 +273,7 @@ impl Store {
     /// the indexing time).
     pub fn index_adopted_all(&mut self, keys: &[u32]) -> bool {
         debug_assert!(self.index.is_empty() && self.slab.len() == keys.len());
-        self.reserve(keys.len());
+        self.index.reserve(keys.len(), |e| spread(e.key));
         // hashbrown keeps 7/8 of a power-of-two bucket count usable; if
         // that ever changes, only the order (the speed) is off.
         let buckets = (self.index.capacity() as u64 + 1).next_power_of_two();
@@ -291,22 +295,16 @@ impl Store {
             next[r] += 1;
         }
         let slab = &self.slab;
-        for (slot, key) in order {
-            let same_path = |e: &Slot| {
-                e.key == key
-                    && matches!(
-                        (&slab[e.slot as usize], &slab[slot as usize]),
-                        (Some(a), Some(b)) if a.path_bytes() == b.path_bytes()
-                    )
+        order.into_iter().all(|(slot, key)| {
+            // The node itself is read only on a key match: in bucket order,
+            // reading each would be a cache miss per node again.
+            let path = || {
+                slab[slot as usize]
+                    .as_ref()
+                    .map_or(&[][..], |n| n.path_bytes())
             };
-            match self.index.entry(spread(key), same_path, |e| spread(e.key)) {
-                hashbrown::hash_table::Entry::Occupied(_) => return false,
-                hashbrown::hash_table::Entry::Vacant(v) => {
-                    v.insert(Slot { slot, key });
-                }
-            }
-        }
-        true
+            Self::index_new(&mut self.index, slab, Slot { slot, key }, path)
+        })
     }
 
     /// Adds `node` (its path must be new) and links it under `parent`.
@@ -365,11 +363,6 @@ impl Store {
     pub fn link_keyed(&mut self, parent: u32, child: u32, key: u32) {
         debug_assert_eq!(key, key_of(self.node(child).path_bytes()));
         self.link(parent, Slot { slot: child, key });
-    }
-
-    /// Room in the path index for `additional` more nodes without a rehash.
-    pub fn reserve(&mut self, additional: usize) {
-        self.index.reserve(additional, |e| spread(e.key));
     }
 
     /// Starts a point-in-time copy of every live slot (replacing one in

@@ -48,7 +48,7 @@ mod election;
 pub mod message;
 mod peer;
 
-pub use message::{DecodeError, Message, Notification, PeerState, Vote};
+pub use message::{length_prefixed, DecodeError, Message, Notification, PeerState, Vote};
 pub use peer::Zab;
 
 /// A server id (`server.N` in zoo.cfg, `myid`).

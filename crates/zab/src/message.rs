@@ -160,11 +160,7 @@ impl Message {
     /// of its own first.
     pub fn encode_snapshot(out: &mut Vec<u8>, zxid: i64, write_state: impl FnOnce(&mut Vec<u8>)) {
         one(out, tag::SNAPSHOT, zxid);
-        let at = out.len();
-        out.extend_from_slice(&[0u8; 4]);
-        write_state(out);
-        let len = u32::try_from(out.len() - at - 4).unwrap_or(u32::MAX);
-        out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+        length_prefixed(out, write_state);
     }
 
     /// Appends the encoding of `self` to `out`.
@@ -290,6 +286,16 @@ fn one(out: &mut Vec<u8>, t: u8, a: i64) {
 fn two(out: &mut Vec<u8>, t: u8, a: i64, b: i64) {
     one(out, t, a);
     out.extend_from_slice(&b.to_be_bytes());
+}
+
+/// Appends a u32 big-endian length, then what `write` appends (its
+/// length; u32::MAX if it is 4 GiB or more, which no peer accepts).
+pub fn length_prefixed(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    let at = out.len();
+    out.extend_from_slice(&[0u8; 4]);
+    write(out);
+    let len = u32::try_from(out.len() - at - 4).unwrap_or(u32::MAX);
+    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
 }
 
 fn bytes(out: &mut Vec<u8>, b: &[u8]) {
