@@ -19,6 +19,7 @@ polled with deadlines.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -597,6 +598,70 @@ def test_follower_behind_the_window_syncs_by_diff_from_the_leaders_log(ens, clie
     new_lines = leader.log_path.read_text(errors="replace")[len(log_before):]
     assert f"syncing server {f_down.sid} by diff from the log" in new_lines, new_lines[-3000:]
     assert f"sending server {f_down.sid} a snapshot" not in new_lines, new_lines[-3000:]
+
+
+def test_wiped_follower_syncs_by_snapshot_while_writes_go_on(ens, clients):
+    """A follower whose data dir was wiped gets the leader's whole tree
+    (12 MB here) while a writer keeps setting and creating through the
+    leader; afterwards it holds exactly what the leader holds.  paddock
+    streams that snapshot in parts (1 MiB each) between requests, and what
+    the leader proposes meanwhile reaches the follower after the last part:
+    its log says how many parts went."""
+    leader = ens.leader()
+    f_wiped, f_up = ens.followers()
+    base = uniq("e9c")
+    n, size = 3000, 4000
+    c = clients(leader)
+    c.create(base, b"")
+    create_many(c, [(f"{base}/n-{i:04d}", bytes([i % 251]) * size) for i in range(n)])
+
+    f_wiped.wipe()
+    log_before = leader.log_path.read_text(errors="replace")
+    stop = threading.Event()
+    acked: dict[str, bytes] = {}
+    errors: list[str] = []
+
+    def writer():
+        i = 0
+        while not stop.is_set() and i < 20_000:
+            path = f"{base}/n-{i % n:04d}"
+            data = f"w{i}".encode()
+            try:
+                c.set(path, data)
+                c.create(f"{base}/new-{i:05d}", data)
+            except Exception as e:  # noqa: BLE001
+                errors.append(f"write {i}: {e!r}")
+                return
+            acked[path] = data
+            acked[f"{base}/new-{i:05d}"] = data
+            i += 1
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    ens.start(f_wiped)  # waits for one leader + two followers
+    wait_for(lambda: len(acked) > 200 or errors, EVENT_DEADLINE, "writes after the sync")
+    stop.set()
+    t.join(timeout=30)
+    assert not errors, errors
+    assert ens.role(f_wiped) == "follower", ens.roles()
+
+    r = clients(f_wiped)
+    kids = synced_children(r, base)
+    assert kids == synced_children(c, base)
+    paths = [f"{base}/{k}" for k in kids]
+    got, want = read_all(r, paths), read_all(c, paths)
+    bad = [p for p in paths if got[p] != want[p]]
+    assert not bad, f"{len(bad)} nodes differ on the wiped follower, e.g. {bad[:3]}"
+    for p, data in acked.items():
+        assert got[p][0] == data, p
+    cs = {m.sid: clients(m) for m in ens.members}
+    wait_same_zxid(ens, cs, base)
+    if ens.kind == "paddock":
+        new_lines = leader.log_path.read_text(errors="replace")[len(log_before):]
+        sent = re.search(rf"sent server {f_wiped.sid} the snapshot of \S+: (\d+) bytes in (\d+) parts",
+                         new_lines)
+        assert sent, new_lines[-3000:]
+        assert int(sent.group(1)) > n * size and int(sent.group(2)) >= 3, sent.group(0)
 
 
 def test_crashes_under_write_load_lose_no_acknowledged_write(ens, clients):

@@ -186,12 +186,12 @@ pub struct Core {
     pub(crate) started: Instant,
     /// The time at the start of this turn of the loop (see [`TurnClock`]).
     clock: TurnClock,
-    txns_since_snapshot: u64,
+    pub(crate) txns_since_snapshot: u64,
     snap_threshold: u64,
     /// Nodes in the last snapshot (or the recovered tree).
     snap_nodes: u64,
     /// The snapshot being written, a few nodes per turn of the loop.
-    snapshot: Option<LiveSnapshot>,
+    pub(crate) snapshot: Option<LiveSnapshot>,
     /// [`CoreMsg::Shutdown`] was handled: the loop ends.
     stopping: bool,
     super_id: Option<String>,
@@ -1277,12 +1277,7 @@ impl Core {
     /// every 75,000 txns and spent most of the server's time doing so),
     /// and the log to replay after a crash stays under half the snapshot.
     fn maybe_snapshot(&mut self) {
-        let due = self.snap_threshold.max(self.snap_nodes / 2);
-        // Replicas apply the same txns at the same pace: without an
-        // offset of their own they would all write a big tree at once, on
-        // what is often one disk (ids 1, 2, 3 wait 1/8, 2/8, 3/8 longer).
-        let due = due + due * (self.cfg.my_id % 4) / 8;
-        if self.snapshot.is_some() || self.txns_since_snapshot < due {
+        if self.snapshot.is_some() || self.txns_since_snapshot < self.snapshot_due() {
             return;
         }
         self.txns_since_snapshot = 0;
@@ -1311,34 +1306,43 @@ impl Core {
         tracing::debug!("snapshot at zxid {zxid:#x} started");
         self.snapshot = Some(LiveSnapshot {
             writer,
-            tx,
-            recycled,
+            sink: SnapshotSink::Disk { tx, recycled },
             buf,
             full: None,
             ended: false,
         });
     }
 
+    /// Txns after which the next snapshot is due (see `maybe_snapshot`).
+    pub(crate) fn snapshot_due(&self) -> u64 {
+        let due = self.snap_threshold.max(self.snap_nodes / 2);
+        // Replicas apply the same txns at the same pace: without an
+        // offset of their own they would all write a big tree at once, on
+        // what is often one disk (ids 1, 2, 3 wait 1/8, 2/8, 3/8 longer).
+        due + due * (self.cfg.my_id % 4) / 8
+    }
+
     /// Writes up to `budget` more nodes of the snapshot in progress and
-    /// hands full chunks to its writer; false if the writer's queue is
-    /// full (nothing more can be done this turn).
-    fn snapshot_step(&mut self, budget: usize) -> bool {
+    /// hands full chunks to its sink; false if the sink has no room
+    /// (nothing more can be done this turn).
+    pub(crate) fn snapshot_step(&mut self, budget: usize) -> bool {
         let mut left = budget;
+        let now = self.now_ms();
         loop {
             let Some(live) = self.snapshot.as_mut() else {
                 return true;
             };
             if let Some(chunk) = live.full.take() {
-                match live.tx.try_send(chunk) {
-                    Ok(()) => {}
-                    Err(std_mpsc::TrySendError::Full(chunk)) => {
+                match live.sink.hand(chunk, self.ensemble.as_mut(), now) {
+                    Handed::Yes => {}
+                    Handed::NoRoom(chunk) => {
                         live.full = Some(chunk);
                         return false;
                     }
-                    Err(std_mpsc::TrySendError::Disconnected(_)) => {
-                        // The writer failed; it has told the core why.
-                        self.tree.snapshot_abort();
-                        self.snapshot = None;
+                    Handed::Gone => {
+                        // The disk writer failed (it has told the core
+                        // why), or the follower went away.
+                        self.abandon_snapshot();
                         return true;
                     }
                 }
@@ -1355,9 +1359,9 @@ impl Core {
             if left == 0 {
                 return true;
             }
-            // In slices, so a chunk stays near SNAPSHOT_CHUNK however big
-            // the budget (16,384 nodes at once made multi-MB chunks, and
-            // the queue of them doubled a 50,000-node server's RSS).
+            // In slices, so a chunk stays near its size however big the
+            // budget (16,384 nodes at once made multi-MB chunks, and the
+            // queue of them doubled a 50,000-node server's RSS).
             let slice = left.min(SNAPSHOT_SLICE_NODES);
             left -= slice;
             match self
@@ -1365,24 +1369,16 @@ impl Core {
                 .snapshot_step(&mut live.writer, slice, &mut live.buf)
             {
                 Ok(done) => {
-                    if live.buf.len() >= SNAPSHOT_CHUNK || done {
-                        // The writer sends written buffers back: a
-                        // snapshot allocates a few, not one per chunk.
-                        let next = match live.recycled.try_recv() {
-                            Ok(mut b) => {
-                                b.clear();
-                                b
-                            }
-                            Err(_) => Vec::with_capacity(SNAPSHOT_BUF_CAPACITY),
-                        };
+                    if live.buf.len() >= live.sink.chunk_bytes() || done {
+                        let next = live.sink.fresh_buf();
                         let chunk = std::mem::replace(&mut live.buf, next);
                         live.full = Some(SnapshotChunk::Bytes(chunk));
                     }
                 }
                 Err(e) => {
                     tracing::error!("snapshot abandoned: {e}");
-                    self.tree.snapshot_abort();
-                    self.snapshot = None; // the writer sees no End and discards it
+                    // A disk writer sees no End and discards its file.
+                    self.abandon_snapshot();
                     return true;
                 }
             }
@@ -1435,10 +1431,18 @@ impl Core {
         }
     }
 
-    /// Drops the snapshot being written, if any (its file is discarded).
+    /// Drops the snapshot being written, if any: its file is discarded,
+    /// or the link of the follower it was streamed to is dropped.
     pub(crate) fn abandon_snapshot(&mut self) {
-        if self.snapshot.take().is_some() {
-            self.tree.snapshot_abort();
+        let Some(live) = self.snapshot.take() else {
+            return;
+        };
+        self.tree.snapshot_abort();
+        if let SnapshotSink::Peer(s) = &live.sink {
+            let now = self.now_ms();
+            if let Some(e) = self.ensemble.as_mut() {
+                e.end_stream(now, s, false);
+            }
         }
     }
 
@@ -1507,18 +1511,85 @@ const SNAPSHOT_QUEUE: usize = 4;
 /// Messages handled before the loop gives the snapshot a turn.
 const DRAIN_BATCH: usize = 256;
 
-/// A snapshot being written by the core (see `Core::maybe_snapshot`).
-struct LiveSnapshot {
-    writer: tree::snapshot::SnapshotWriter,
-    tx: std_mpsc::SyncSender<SnapshotChunk>,
-    /// Buffers the writer is done with.
-    recycled: std_mpsc::Receiver<Vec<u8>>,
+/// A snapshot being written by the core (see `Core::maybe_snapshot` and
+/// `Core::stream_snapshot`).
+pub(crate) struct LiveSnapshot {
+    pub(crate) writer: tree::snapshot::SnapshotWriter,
+    /// Where it goes.
+    pub(crate) sink: SnapshotSink,
     /// Bytes being gathered into the next chunk.
-    buf: Vec<u8>,
-    /// A chunk the writer had no room for yet.
-    full: Option<SnapshotChunk>,
-    /// `End` has been queued (in `full`, or sent).
-    ended: bool,
+    pub(crate) buf: Vec<u8>,
+    /// A chunk the sink had no room for yet.
+    pub(crate) full: Option<SnapshotChunk>,
+    /// `End` has been queued (in `full`, or handed over).
+    pub(crate) ended: bool,
+}
+
+/// Where a snapshot being written goes.
+pub(crate) enum SnapshotSink {
+    /// The commit thread's snapshot writer, to a file.
+    Disk {
+        tx: std_mpsc::SyncSender<SnapshotChunk>,
+        /// Buffers the writer is done with.
+        recycled: std_mpsc::Receiver<Vec<u8>>,
+    },
+    /// A follower being synced, in parts on its link.
+    Peer(crate::ensemble::PeerStream),
+}
+
+/// What became of a chunk handed to a snapshot's sink.
+pub(crate) enum Handed {
+    /// It was taken.
+    Yes,
+    /// No room for it yet: try again later.
+    NoRoom(SnapshotChunk),
+    /// The sink is gone: abandon the snapshot.
+    Gone,
+}
+
+impl SnapshotSink {
+    /// Bytes gathered before a chunk is handed over.
+    fn chunk_bytes(&self) -> usize {
+        match self {
+            SnapshotSink::Disk { .. } => SNAPSHOT_CHUNK,
+            SnapshotSink::Peer(_) => crate::ensemble::PART_BYTES,
+        }
+    }
+
+    /// An empty buffer for the next chunk.
+    fn fresh_buf(&self) -> Vec<u8> {
+        match self {
+            // The writer sends written buffers back: a snapshot
+            // allocates a few, not one per chunk.
+            SnapshotSink::Disk { recycled, .. } => match recycled.try_recv() {
+                Ok(mut b) => {
+                    b.clear();
+                    b
+                }
+                Err(_) => Vec::with_capacity(SNAPSHOT_BUF_CAPACITY),
+            },
+            SnapshotSink::Peer(s) => s.part_buf(),
+        }
+    }
+
+    fn hand(
+        &mut self,
+        chunk: SnapshotChunk,
+        ensemble: Option<&mut crate::ensemble::Ensemble>,
+        now: u64,
+    ) -> Handed {
+        match self {
+            SnapshotSink::Disk { tx, .. } => match tx.try_send(chunk) {
+                Ok(()) => Handed::Yes,
+                Err(std_mpsc::TrySendError::Full(chunk)) => Handed::NoRoom(chunk),
+                Err(std_mpsc::TrySendError::Disconnected(_)) => Handed::Gone,
+            },
+            SnapshotSink::Peer(s) => match ensemble {
+                Some(e) => e.stream(now, s, chunk),
+                None => Handed::Gone,
+            },
+        }
+    }
 }
 
 /// A per-server salt for [`snap_threshold`] (replicas share their zxids).

@@ -22,12 +22,12 @@ use proto::jute::{Reader, Writer};
 use proto::request::Request;
 use proto::txn::TxnEntry;
 use proto::Id;
-use tokio::sync::mpsc;
 use tree::{DataTree, FastMap as HashMap, FastSet as HashSet};
 use zab::{Command, EpochKind, Message, Role, Zab};
 
-use crate::commit::CommitMsg;
-use crate::core::{Core, Pending};
+use crate::commit::{CommitMsg, SnapshotChunk};
+use crate::core::{Core, Handed, LiveSnapshot, Pending, SnapshotSink};
+use crate::quorum::Link;
 
 /// A snapshot's bytes per znode besides its path and data (stat, ACL
 /// index, framing), to weigh a diff from the log against a snapshot.
@@ -180,8 +180,8 @@ impl AppMsg {
 pub struct Ensemble {
     /// The protocol.
     pub zab: Zab,
-    /// The newest link to each peer: its generation and outbound queue.
-    links: HashMap<u64, (u64, mpsc::UnboundedSender<Vec<u8>>)>,
+    /// The newest link to each peer.
+    links: HashMap<u64, Link>,
     /// The role ZAB last reported.
     pub role: Role,
     /// Sessions heard from since the last touch sent to the leader.
@@ -191,6 +191,10 @@ pub struct Ensemble {
     next_sync: u64,
     /// Framed messages per peer, not yet handed to its link.
     outbox: HashMap<u64, Vec<u8>>,
+    /// The peer a snapshot is being streamed to: its outbox is held until
+    /// the last part is on the link (what ZAB sends it meanwhile comes
+    /// after the snapshot).
+    held: Option<u64>,
 }
 
 impl Ensemble {
@@ -204,6 +208,7 @@ impl Ensemble {
             syncs: HashMap::default(),
             next_sync: 1,
             outbox: HashMap::default(),
+            held: None,
         }
     }
 
@@ -227,16 +232,47 @@ impl Ensemble {
         true
     }
 
-    /// Hands every peer's queued messages to its link.
+    /// Hands every peer's queued messages to its link (but a held one's).
     pub fn flush(&mut self) {
         for (to, buf) in self.outbox.iter_mut() {
-            if buf.is_empty() {
+            if buf.is_empty() || self.held == Some(*to) {
                 continue;
             }
             let bytes = std::mem::take(buf);
-            if let Some((_, tx)) = self.links.get(to) {
-                let _ = tx.send(bytes);
+            if let Some(link) = self.links.get(to) {
+                link.send(bytes);
             }
+        }
+    }
+
+    /// Starts holding peer `to`'s outbox for a snapshot streamed to it,
+    /// after handing the link what is queued so far; the link's
+    /// generation, or None if there is no link to `to`.
+    fn hold(&mut self, to: u64) -> Option<u64> {
+        let link = self.links.get(&to)?;
+        if let Some(bytes) = self.outbox.get_mut(&to).map(std::mem::take) {
+            if !bytes.is_empty() {
+                link.send(bytes);
+            }
+        }
+        self.held = Some(to);
+        Some(link.gen)
+    }
+
+    /// Ends the snapshot stream `s`. Complete: what was held for its peer
+    /// goes out after it. Abandoned: the link to the peer is dropped, if it
+    /// is still the stream's, with the parts sent and what was held (the
+    /// peer redials and is synced anew).
+    pub(crate) fn end_stream(&mut self, now: u64, s: &PeerStream, complete: bool) {
+        if self.held == Some(s.to) {
+            self.held = None;
+        }
+        if complete {
+            self.flush();
+        } else if self.links.get(&s.to).is_some_and(|l| l.gen == s.gen) {
+            self.links.remove(&s.to);
+            self.outbox.remove(&s.to);
+            self.zab.on_peer_down(now, s.to);
         }
     }
 
@@ -252,17 +288,92 @@ impl Ensemble {
     }
 }
 
+/// A snapshot part's size: at least the link's [`crate::quorum`] gather
+/// size, so the link writes it as it is.
+pub(crate) const PART_BYTES: usize = 1 << 20;
+/// A part buffer's capacity: a part plus one slice's overshoot, mostly.
+const PART_CAPACITY: usize = PART_BYTES + (64 << 10);
+/// Bytes a snapshot stream leaves unwritten on its link at most; it goes
+/// on when the link has written them (at the network's pace, without the
+/// whole snapshot in memory).
+const STREAM_BACKLOG: usize = 4 * PART_BYTES;
+
+/// A snapshot being streamed to a follower, in parts on its link.
+#[derive(Debug)]
+pub(crate) struct PeerStream {
+    to: u64,
+    /// The link's generation when the stream began.
+    gen: u64,
+    zxid: i64,
+    /// The size estimate each part carries.
+    expected: u64,
+    parts: u64,
+    bytes: u64,
+    started: std::time::Instant,
+}
+
+impl PeerStream {
+    /// An empty part: its frame opened, its header written.
+    pub(crate) fn part_buf(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(PART_CAPACITY);
+        zab::open_length(&mut b);
+        Message::start_snapshot_part(&mut b, self.expected);
+        b
+    }
+}
+
+impl Ensemble {
+    /// Hands the link of stream `s` a part (`Bytes`, from
+    /// [`PeerStream::part_buf`]), or at `End` the `Snapshot` message that
+    /// closes it, and then what was held for the peer. Gone if the link
+    /// changed or this server no longer leads.
+    pub(crate) fn stream(&mut self, now: u64, s: &mut PeerStream, chunk: SnapshotChunk) -> Handed {
+        if !matches!(self.role, Role::Leading { .. }) {
+            return Handed::Gone;
+        }
+        let Some(link) = self.links.get(&s.to).filter(|l| l.gen == s.gen) else {
+            return Handed::Gone;
+        };
+        if link.backlog() >= STREAM_BACKLOG {
+            return Handed::NoRoom(chunk);
+        }
+        match chunk {
+            SnapshotChunk::Bytes(mut part) => {
+                zab::close_length(&mut part, 0);
+                s.parts += 1;
+                s.bytes += (part.len() - 4 - zab::SNAPSHOT_PART_HEADER) as u64;
+                link.send(part);
+            }
+            SnapshotChunk::End => {
+                let mut last = Vec::with_capacity(32);
+                crate::quorum::frame_with(&mut last, 32, |o| {
+                    Message::encode_snapshot(o, s.zxid, |_| {})
+                });
+                link.send(last);
+                tracing::info!(
+                    "sent server {} the snapshot of {:#x}: {} bytes in {} parts, {} ms",
+                    s.to,
+                    s.zxid,
+                    s.bytes,
+                    s.parts,
+                    s.started.elapsed().as_millis()
+                );
+                self.end_stream(now, s, true);
+            }
+        }
+        Handed::Yes
+    }
+}
+
 /// Peer-link events for the core.
 #[derive(Debug)]
 pub enum PeerEvent {
-    /// A link to `sid` is up; `tx` takes framed messages.
+    /// A link to `sid` is up.
     Up {
         /// The peer.
         sid: u64,
-        /// The link's generation.
-        gen: u64,
-        /// Its outbound queue.
-        tx: mpsc::UnboundedSender<Vec<u8>>,
+        /// The core's end of the link.
+        link: Link,
     },
     /// A link ended.
     Down {
@@ -290,23 +401,31 @@ impl Core {
             return;
         };
         match ev {
-            PeerEvent::Up { sid, gen, tx } => {
+            PeerEvent::Up { sid, link } => {
                 e.flush();
-                if e.links.insert(sid, (gen, tx)).is_some() {
+                if e.held == Some(sid) {
+                    // Held for the old link; the stream ends at its next step.
+                    e.outbox.remove(&sid);
+                    e.held = None;
+                }
+                if e.links.insert(sid, link).is_some() {
                     // What was in flight on the old link is lost.
                     e.zab.on_peer_down(now, sid);
                 }
                 e.zab.on_peer_up(now, sid);
             }
             PeerEvent::Down { sid, gen } => {
-                if e.links.get(&sid).is_some_and(|(g, _)| *g == gen) {
+                if e.links.get(&sid).is_some_and(|l| l.gen == gen) {
                     e.links.remove(&sid);
                     e.outbox.remove(&sid);
+                    if e.held == Some(sid) {
+                        e.held = None;
+                    }
                     e.zab.on_peer_down(now, sid);
                 }
             }
             PeerEvent::Message { sid, gen, msg } => {
-                if e.links.get(&sid).is_some_and(|(g, _)| *g == gen) {
+                if e.links.get(&sid).is_some_and(|l| l.gen == gen) {
                     e.zab.on_message(now, sid, msg);
                 }
             }
@@ -354,29 +473,8 @@ impl Core {
                         self.tree.last_zxid()
                     );
                 }
-                // Encoded straight into the link's buffer, sized ahead: a
-                // vector of its own, grown by doubling and then copied,
-                // stalled the core for longer and held the bytes more than
-                // once (a leader of 1,000,000 znodes peaked at 742-996 MiB
-                // sending one, now 534-552; its followers at ~300).
-                let expected = self.tree.approximate_data_size() as usize
-                    + self.tree.node_count() * SNAPSHOT_RESERVE_PER_NODE
-                    + (1 << 20);
-                let tree = &self.tree;
-                let mut result = Ok(());
-                let mut bytes = 0;
-                let queued = self.ensemble.as_mut().is_some_and(|e| {
-                    e.send_with(to, expected, |out| {
-                        Message::encode_snapshot(out, zxid, |state| {
-                            let start = state.len();
-                            result = tree.serialize(state);
-                            bytes = state.len() - start;
-                        })
-                    })
-                });
-                result.map_err(|e| format!("serializing the tree for server {to}: {e}"))?;
-                if queued {
-                    tracing::info!("sending server {to} a snapshot of {zxid:#x} ({bytes} bytes)");
+                if !self.stream_snapshot(to, zxid) {
+                    self.send_snapshot_at_once(to, zxid)?;
                 }
             }
             Command::ReadLog { to, after, upto } => {
@@ -435,6 +533,95 @@ impl Core {
                 None
             }
         }
+    }
+
+    /// Starts streaming server `to` a snapshot of the tree as it is now
+    /// (`zxid`): a part per turn of the loop while the tree goes on
+    /// changing (copy-before-write, as for a snapshot to disk, see
+    /// `Core::snapshot_step`); what ZAB sends `to` meanwhile waits behind
+    /// it. False if another follower's is being streamed (one copy of the
+    /// tree at a time): then it is sent at once. A snapshot being written
+    /// to disk gives way and starts again afterwards.
+    ///
+    /// Sending at once stalled a leader of 1,000,000 znodes for 210-267 ms
+    /// (the longest get meanwhile) and held the 227 MB message in memory.
+    fn stream_snapshot(&mut self, to: u64, zxid: i64) -> bool {
+        match &self.snapshot {
+            Some(LiveSnapshot {
+                sink: SnapshotSink::Peer(s),
+                ..
+            }) if s.to != to => return false,
+            Some(LiveSnapshot {
+                sink: SnapshotSink::Disk { .. },
+                ..
+            }) => {
+                self.abandon_snapshot();
+                self.txns_since_snapshot = self.txns_since_snapshot.max(self.snapshot_due());
+            }
+            // The peer's earlier sync (its link is gone).
+            Some(_) => self.abandon_snapshot(),
+            None => {}
+        }
+        let Some(e) = self.ensemble.as_mut() else {
+            return true;
+        };
+        let Some(gen) = e.hold(to) else {
+            return true; // no link: nothing to send
+        };
+        let expected = self.snapshot_size_estimate() as u64;
+        let stream = PeerStream {
+            to,
+            gen,
+            zxid,
+            expected,
+            parts: 0,
+            bytes: 0,
+            started: std::time::Instant::now(),
+        };
+        let mut buf = stream.part_buf();
+        let writer = self.tree.snapshot_begin(&mut buf);
+        tracing::info!(
+            "sending server {to} a snapshot of {zxid:#x} ({} znodes, about {expected} bytes) in parts",
+            self.tree.znode_count()
+        );
+        self.snapshot = Some(LiveSnapshot {
+            writer,
+            sink: SnapshotSink::Peer(stream),
+            buf,
+            full: None,
+            ended: false,
+        });
+        true
+    }
+
+    /// Bytes a snapshot of the tree is expected to take, a little over.
+    fn snapshot_size_estimate(&self) -> usize {
+        self.tree.approximate_data_size() as usize
+            + self.tree.node_count() * SNAPSHOT_RESERVE_PER_NODE
+            + (1 << 20)
+    }
+
+    /// Sends server `to` a snapshot of the tree as one message, encoded
+    /// straight into the link's buffer (sized ahead) while the core waits.
+    fn send_snapshot_at_once(&mut self, to: u64, zxid: i64) -> Result<(), String> {
+        let expected = self.snapshot_size_estimate();
+        let tree = &self.tree;
+        let mut result = Ok(());
+        let mut bytes = 0;
+        let queued = self.ensemble.as_mut().is_some_and(|e| {
+            e.send_with(to, expected, |out| {
+                Message::encode_snapshot(out, zxid, |state| {
+                    let start = state.len();
+                    result = tree.serialize(state);
+                    bytes = state.len() - start;
+                })
+            })
+        });
+        result.map_err(|e| format!("serializing the tree for server {to}: {e}"))?;
+        if queued {
+            tracing::info!("sending server {to} a snapshot of {zxid:#x} ({bytes} bytes) at once");
+        }
+        Ok(())
     }
 
     fn install_snapshot(&mut self, zxid: i64, state: Vec<u8>) -> Result<(), String> {

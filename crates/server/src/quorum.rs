@@ -10,7 +10,7 @@
 //! (or restarts) replaces its link cleanly. Links end on any I/O error or
 //! malformed frame; the dialer tries again every [`REDIAL`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,8 +26,11 @@ use crate::ensemble::PeerEvent;
 const HELLO_MAGIC: &[u8; 4] = b"PDKQ";
 /// Version of the link protocol.
 const LINK_VERSION: u32 = 1;
-/// Largest frame a peer may send (a snapshot travels as one).
+/// Largest frame a peer may send (a big snapshot travels in parts).
 pub const MAX_PEER_FRAME: usize = 1 << 30;
+/// Most a link reserves ahead for a snapshot's parts, whatever the
+/// sender's estimate of its size.
+const MAX_SNAPSHOT_RESERVE: u64 = 4 << 30;
 /// Delay before dialing a peer again.
 const REDIAL: Duration = Duration::from_millis(200);
 /// How long a dial or a hello may take.
@@ -37,6 +40,32 @@ static NEXT_GEN: AtomicU64 = AtomicU64::new(1);
 
 /// A link gathers queued buffers into one write up to this size.
 const GATHER_BYTES: usize = 1 << 20;
+
+/// The core's end of a peer link.
+#[derive(Debug)]
+pub struct Link {
+    /// The link's generation (see the module's doc).
+    pub gen: u64,
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    /// Bytes handed to the link and not yet written to its socket.
+    backlog: Arc<AtomicUsize>,
+}
+
+impl Link {
+    /// Hands the link framed messages to write.
+    pub fn send(&self, bytes: Vec<u8>) {
+        let n = bytes.len();
+        self.backlog.fetch_add(n, Ordering::Relaxed);
+        if self.tx.send(bytes).is_err() {
+            self.backlog.fetch_sub(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Bytes handed to the link that it has not written yet.
+    pub fn backlog(&self) -> usize {
+        self.backlog.load(Ordering::Relaxed)
+    }
+}
 
 /// Appends `msg` to `out` as one frame (u32 length, then the message).
 pub fn frame_into(msg: &zab::Message, out: &mut Vec<u8>) {
@@ -130,8 +159,14 @@ async fn run_link(stream: TcpStream, sid: u64, core: mpsc::Sender<CoreMsg>) {
     let _ = stream.set_nodelay(true);
     let gen = NEXT_GEN.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let backlog = Arc::new(AtomicUsize::new(0));
+    let link = Link {
+        gen,
+        tx,
+        backlog: backlog.clone(),
+    };
     if core
-        .send(CoreMsg::Peer(PeerEvent::Up { sid, gen, tx }))
+        .send(CoreMsg::Peer(PeerEvent::Up { sid, link }))
         .await
         .is_err()
     {
@@ -140,6 +175,8 @@ async fn run_link(stream: TcpStream, sid: u64, core: mpsc::Sender<CoreMsg>) {
     let (read, mut write) = stream.into_split();
     let reader = async {
         let mut r = BufReader::with_capacity(256 << 10, read);
+        // The parts of a snapshot received so far (see zab::message).
+        let mut parts: Option<Vec<u8>> = None;
         loop {
             let len = match r.read_u32().await {
                 Ok(n) => n as usize,
@@ -149,32 +186,62 @@ async fn run_link(stream: TcpStream, sid: u64, core: mpsc::Sender<CoreMsg>) {
                 tracing::warn!("server {sid} sent a {len}-byte frame; closing its link");
                 return;
             }
-            let mut body = vec![0u8; len];
+            let mut body = vec![0u8; len.min(zab::SNAPSHOT_PART_HEADER)];
             if r.read_exact(&mut body).await.is_err() {
                 return;
             }
-            match zab::Message::decode(&body) {
-                Ok(msg) => {
-                    if core
-                        .send(CoreMsg::Peer(PeerEvent::Message { sid, gen, msg }))
-                        .await
-                        .is_err()
-                    {
-                        return;
+            if let Some(expected) = zab::Message::snapshot_part_expected(&body) {
+                // Read straight onto the parts before it: a snapshot's
+                // bytes are copied once on their way in.
+                let joined = parts.get_or_insert_with(|| {
+                    Vec::with_capacity(expected.min(MAX_SNAPSHOT_RESERVE) as usize)
+                });
+                let at = joined.len();
+                joined.resize(at + len - body.len(), 0);
+                if r.read_exact(&mut joined[at..]).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            let at = body.len();
+            body.resize(len, 0);
+            if r.read_exact(&mut body[at..]).await.is_err() {
+                return;
+            }
+            let msg = match (zab::Message::decode(&body), parts.take()) {
+                (Ok(msg), None) => msg,
+                (Ok(zab::Message::Snapshot { zxid, state }), Some(mut joined)) => {
+                    joined.extend_from_slice(&state);
+                    zab::Message::Snapshot {
+                        zxid,
+                        state: joined,
                     }
                 }
-                Err(e) => {
+                (Ok(msg), Some(_)) => {
+                    tracing::warn!(
+                        "server {sid} sent {msg:?} after a snapshot's parts; closing its link"
+                    );
+                    return;
+                }
+                (Err(e), _) => {
                     tracing::warn!("server {sid}: {e}; closing its link");
                     return;
                 }
+            };
+            if core
+                .send(CoreMsg::Peer(PeerEvent::Message { sid, gen, msg }))
+                .await
+                .is_err()
+            {
+                return;
             }
         }
     };
     let writer = async {
         // Small buffers (proposals, acks) are gathered into one write; a
-        // big one (a snapshot) goes out as it is, after what was gathered:
-        // copying it held a snapshot twice, and the gathering buffer kept
-        // its size for good.
+        // big one (a snapshot part) goes out as it is, after what was
+        // gathered: copying it held a snapshot twice, and the gathering
+        // buffer kept its size for good.
         let mut buf: Vec<u8> = Vec::with_capacity(64 << 10);
         while let Some(first) = rx.recv().await {
             let mut next = Some(first);
@@ -183,10 +250,12 @@ async fn run_link(stream: TcpStream, sid: u64, core: mpsc::Sender<CoreMsg>) {
                     if !buf.is_empty() && write.write_all(&buf).await.is_err() {
                         return;
                     }
+                    backlog.fetch_sub(buf.len(), Ordering::Relaxed);
                     buf.clear();
                     if write.write_all(&bytes).await.is_err() {
                         return;
                     }
+                    backlog.fetch_sub(bytes.len(), Ordering::Relaxed);
                 } else {
                     buf.extend_from_slice(&bytes);
                 }
@@ -197,6 +266,7 @@ async fn run_link(stream: TcpStream, sid: u64, core: mpsc::Sender<CoreMsg>) {
             if !buf.is_empty() && write.write_all(&buf).await.is_err() {
                 return;
             }
+            backlog.fetch_sub(buf.len(), Ordering::Relaxed);
             buf.clear();
             if buf.capacity() > 4 * GATHER_BYTES {
                 buf.shrink_to(64 << 10);

@@ -48,7 +48,10 @@ mod election;
 pub mod message;
 mod peer;
 
-pub use message::{length_prefixed, DecodeError, Message, Notification, PeerState, Vote};
+pub use message::{
+    close_length, length_prefixed, open_length, DecodeError, Message, Notification, PeerState,
+    Vote, SNAPSHOT_PART_HEADER,
+};
 pub use peer::Zab;
 
 /// A server id (`server.N` in zoo.cfg, `myid`).

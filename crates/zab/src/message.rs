@@ -7,6 +7,11 @@
 //! (not ZooKeeper's quorum protocol): a tag byte, then fixed-width
 //! big-endian fields, byte strings as a u32 length then the bytes. The
 //! transport frames each message with a u32 length.
+//!
+//! A big [`Message::Snapshot`] may travel in pieces: snapshot parts (see
+//! [`Message::start_snapshot_part`]), then the `Snapshot` message with the
+//! rest of the state. A link joins them back into one message, so the
+//! protocol never sees a part.
 
 use thiserror::Error;
 
@@ -151,7 +156,12 @@ mod tag {
     pub const COMMIT: u8 = 12;
     pub const PING: u8 = 13;
     pub const APP: u8 = 14;
+    pub const SNAPSHOT_PART: u8 = 15;
 }
+
+/// Bytes a snapshot part's message starts with, before its piece of the
+/// state: the tag, then the sender's estimate of the whole state's size.
+pub const SNAPSHOT_PART_HEADER: usize = 9;
 
 impl Message {
     /// Appends the encoding of a [`Message::Snapshot`] of `zxid` whose
@@ -161,6 +171,25 @@ impl Message {
     pub fn encode_snapshot(out: &mut Vec<u8>, zxid: i64, write_state: impl FnOnce(&mut Vec<u8>)) {
         one(out, tag::SNAPSHOT, zxid);
         length_prefixed(out, write_state);
+    }
+
+    /// Appends the start of a snapshot part to `out`; the piece of state it
+    /// carries is what is appended after it, up to the end of the message
+    /// (a part has no length of its own, so it can be filled a few nodes
+    /// at a time). `expected` is the sender's estimate of the whole
+    /// state's size, for the receiver to reserve.
+    pub fn start_snapshot_part(out: &mut Vec<u8>, expected: u64) {
+        out.push(tag::SNAPSHOT_PART);
+        out.extend_from_slice(&expected.to_be_bytes());
+    }
+
+    /// If `header`, the first [`SNAPSHOT_PART_HEADER`] bytes of a message,
+    /// starts a snapshot part: the sender's estimate of the state's size.
+    pub fn snapshot_part_expected(header: &[u8]) -> Option<u64> {
+        match header {
+            [tag::SNAPSHOT_PART, n @ ..] => Some(u64::from_be_bytes(n.try_into().ok()?)),
+            _ => None,
+        }
     }
 
     /// Appends the encoding of `self` to `out`.
@@ -266,6 +295,11 @@ impl Message {
             tag::COMMIT => Message::Commit { zxid: r.i64()? },
             tag::PING => Message::Ping,
             tag::APP => Message::App(r.bytes()?),
+            tag::SNAPSHOT_PART => {
+                return Err(DecodeError(
+                    "a snapshot part outside a link (links join them)".into(),
+                ))
+            }
             t => return Err(DecodeError(format!("unknown message tag {t}"))),
         };
         if r.at != b.len() {
@@ -291,9 +325,22 @@ fn two(out: &mut Vec<u8>, t: u8, a: i64, b: i64) {
 /// Appends a u32 big-endian length, then what `write` appends (its
 /// length; u32::MAX if it is 4 GiB or more, which no peer accepts).
 pub fn length_prefixed(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    let at = open_length(out);
+    write(out);
+    close_length(out, at);
+}
+
+/// Appends room for a u32 length of what follows; returns where it is,
+/// for [`close_length`] once the rest is appended.
+pub fn open_length(out: &mut Vec<u8>) -> usize {
     let at = out.len();
     out.extend_from_slice(&[0u8; 4]);
-    write(out);
+    at
+}
+
+/// Writes the length opened at `at` by [`open_length`]: the bytes since
+/// (u32::MAX if 4 GiB or more, which no peer accepts).
+pub fn close_length(out: &mut [u8], at: usize) {
     let len = u32::try_from(out.len() - at - 4).unwrap_or(u32::MAX);
     out[at..at + 4].copy_from_slice(&len.to_be_bytes());
 }
@@ -400,6 +447,34 @@ mod tests {
             long.push(0);
             assert!(Message::decode(&long).is_err());
         }
+    }
+
+    #[test]
+    fn a_snapshot_part_is_recognised_by_its_header_and_never_decoded() {
+        let mut b = Vec::new();
+        Message::start_snapshot_part(&mut b, 227_000_000);
+        assert_eq!(b.len(), SNAPSHOT_PART_HEADER);
+        assert_eq!(Message::snapshot_part_expected(&b), Some(227_000_000));
+        b.extend_from_slice(b"state");
+        assert!(Message::decode(&b).is_err());
+        for m in sample() {
+            let b = m.to_bytes();
+            let header = &b[..b.len().min(SNAPSHOT_PART_HEADER)];
+            assert_eq!(Message::snapshot_part_expected(header), None, "{m:?}");
+        }
+        assert_eq!(
+            Message::snapshot_part_expected(&[tag::SNAPSHOT_PART, 0]),
+            None
+        );
+    }
+
+    #[test]
+    fn an_opened_length_is_closed_to_what_follows() {
+        let mut b = vec![7];
+        let at = open_length(&mut b);
+        b.extend_from_slice(b"abc");
+        close_length(&mut b, at);
+        assert_eq!(b, [7, 0, 0, 0, 3, b'a', b'b', b'c']);
     }
 
     proptest! {
