@@ -90,6 +90,12 @@ struct Leader {
     learners: BTreeMap<Sid, Learner>,
     established: bool,
     next_ping: u64,
+    /// The vote that elected this peer.
+    vote: Vote,
+    /// Voters that, in the round that elected this peer and before it is
+    /// established, backed a better vote than that: they will not follow
+    /// it (see `Zab::on_notification`).
+    rivals: BTreeSet<Sid>,
 }
 
 #[derive(Debug)]
@@ -442,6 +448,28 @@ impl Zab {
     }
 
     fn on_notification(&mut self, now: u64, from: Sid, n: crate::Notification) {
+        if let State::Leading(l) = &mut self.state {
+            // Elected, but before a quorum follows, a looking voter of the
+            // same round backs a better vote: it saw a peer this one did
+            // not (one that started late, say), and will elect that peer
+            // rather than follow this one. Once too few voters are left to
+            // make a quorum, waiting out initLimit is pointless: elect
+            // again now (giving up a reign not yet established is safe).
+            let round = self.election.round;
+            if !l.established
+                && n.state == PeerState::Looking
+                && n.election_epoch == round
+                && self.cfg.is_voter(from)
+                && !l.learners.contains_key(&from)
+                && n.vote.beats(&l.vote)
+            {
+                l.rivals.insert(from);
+                let left = self.cfg.voters.len() - l.rivals.len();
+                if left < self.cfg.quorum() {
+                    return self.look(now, "a quorum of voters backs a better leader");
+                }
+            }
+        }
         if !matches!(self.state, State::Looking) {
             // Tell a looking peer who leads.
             if n.state == PeerState::Looking {
@@ -477,6 +505,8 @@ impl Zab {
                 learners: BTreeMap::new(),
                 established: false,
                 next_ping: now,
+                vote: self.election.proposal,
+                rivals: BTreeSet::new(),
             };
             l.infos
                 .insert(self.cfg.my_id, (self.accepted_epoch, self.logged));
@@ -698,6 +728,7 @@ impl Zab {
             // again; the next epoch is chosen above its.
             return self.look(now, "a follower accepted a newer epoch than this reign's");
         }
+        l.rivals.remove(&from);
         l.learners.insert(
             from,
             Learner {

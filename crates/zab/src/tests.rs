@@ -532,6 +532,43 @@ fn three_peers_elect_the_highest_id_and_commit() {
     sim.check_prefixes();
 }
 
+/// Servers 1 and 2 elect 2; server 3, the better candidate, comes up
+/// just after 2 has decided but before 1 has (its finalize wait ends at a
+/// later tick), so 1 switches to 3 and 3 leads with it. Server 2, elected
+/// by nobody who still backs it, must not sit out initLimit waiting for
+/// followers: it elects again and follows 3 well before then.
+#[test]
+fn a_leader_no_quorum_backs_any_more_elects_again_at_once() {
+    let mut sim = Sim::new(3);
+    sim.crash(3);
+    for _ in 0..4 {
+        sim.deliver(1, 2);
+        sim.deliver(2, 1);
+    }
+    sim.now += 201;
+    sim.with(2, |z, now| z.on_tick(now));
+    assert!(matches!(
+        sim.nodes[&2].zab.as_ref().unwrap().role(),
+        Role::Leading { serving: false, .. }
+    ));
+    assert!(matches!(
+        sim.nodes[&1].zab.as_ref().unwrap().role(),
+        Role::Looking
+    ));
+    let t0 = sim.now;
+    sim.boot(3);
+    // Well under initLimit (10 ticks of 100 ms).
+    for _ in 0..40 {
+        sim.settle(1);
+        if sim.all_serving() {
+            break;
+        }
+    }
+    assert!(sim.all_serving(), "not serving after {} ms", sim.now - t0);
+    assert!(sim.now - t0 < 10 * TICK, "{} ms", sim.now - t0);
+    assert_eq!(sim.serving_leader(), Some(3));
+}
+
 #[test]
 fn a_proposal_waits_for_a_quorum_to_make_it_durable() {
     let mut sim = Sim::new(3);
