@@ -186,26 +186,28 @@ async fn run_link(stream: TcpStream, sid: u64, core: mpsc::Sender<CoreMsg>) {
                 tracing::warn!("server {sid} sent a {len}-byte frame; closing its link");
                 return;
             }
-            let mut body = vec![0u8; len.min(zab::SNAPSHOT_PART_HEADER)];
-            if r.read_exact(&mut body).await.is_err() {
+            let mut head = [0u8; zab::SNAPSHOT_PART_HEADER];
+            let head = &mut head[..len.min(zab::SNAPSHOT_PART_HEADER)];
+            if r.read_exact(head).await.is_err() {
                 return;
             }
-            if let Some(expected) = zab::Message::snapshot_part_expected(&body) {
+            if let Some(expected) = zab::Message::snapshot_part_expected(head) {
                 // Read straight onto the parts before it: a snapshot's
                 // bytes are copied once on their way in.
                 let joined = parts.get_or_insert_with(|| {
                     Vec::with_capacity(expected.min(MAX_SNAPSHOT_RESERVE) as usize)
                 });
                 let at = joined.len();
-                joined.resize(at + len - body.len(), 0);
+                joined.resize(at + len - head.len(), 0);
                 if r.read_exact(&mut joined[at..]).await.is_err() {
                     return;
                 }
                 continue;
             }
-            let at = body.len();
+            let mut body = Vec::with_capacity(len);
+            body.extend_from_slice(head);
             body.resize(len, 0);
-            if r.read_exact(&mut body[at..]).await.is_err() {
+            if r.read_exact(&mut body[head.len()..]).await.is_err() {
                 return;
             }
             let msg = match (zab::Message::decode(&body), parts.take()) {
