@@ -551,6 +551,14 @@ fn link_all(t: &mut DataTree, keys: &[u32], links: &[Link]) -> Result<(), TreeEr
                 let p = t.store.find_bytes(parent).ok_or(TreeError::Corrupt {
                     what: "node without its parent",
                 })?;
+                // Room for the run of siblings that follows, at once: a
+                // parent of 1,000,000 grew its child set by doubling, 20
+                // rehashes of a table that ends at 16 MB.
+                let run = links[i as usize + 1..]
+                    .iter()
+                    .take_while(|l| **l == Link::SameParent)
+                    .count();
+                t.store.reserve_children(p, run + 1);
                 t.store.link_keyed(p, i, key);
                 last = Some(p);
             }

@@ -359,6 +359,14 @@ impl Store {
         self.link(parent, Slot { slot: child, key });
     }
 
+    /// Makes room in slot `parent`'s child set for `n` more children.
+    pub fn reserve_children(&mut self, parent: u32, n: usize) {
+        self.slot_mut(parent)
+            .children
+            .get_or_insert_with(Default::default)
+            .reserve(n, |e| spread(e.key));
+    }
+
     /// [`Store::link_child`] with the child's [`path_key`] known.
     pub fn link_keyed(&mut self, parent: u32, child: u32, key: u32) {
         debug_assert_eq!(key, key_of(self.node(child).path_bytes()));
