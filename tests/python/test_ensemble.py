@@ -20,6 +20,8 @@ polled with deadlines.
 from __future__ import annotations
 
 import re
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -662,6 +664,84 @@ def test_wiped_follower_syncs_by_snapshot_while_writes_go_on(ens, clients):
                          new_lines)
         assert sent, new_lines[-3000:]
         assert int(sent.group(1)) > n * size and int(sent.group(2)) >= 3, sent.group(0)
+
+
+def _peer_frame(tag, *fields):
+    body = bytes([tag]) + b"".join(struct.pack(">q", f) for f in fields)
+    return struct.pack(">I", len(body)) + body
+
+
+def _recv_exact(sock, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError(f"peer link closed after {len(buf)} of {n} bytes")
+        buf += chunk
+    return bytes(buf)
+
+
+def _recv_frame(sock):
+    (n,) = struct.unpack(">I", _recv_exact(sock, 4))
+    return _recv_exact(sock, n)
+
+
+@pytest.mark.paddock_only
+def test_a_follower_that_stops_reading_a_snapshot_stalls_only_its_own_sync(ens, clients):
+    """A follower (here a stand-in speaking paddock's peer protocol: hello,
+    FOLLOWERINFO, ACKEPOCH) takes the first part of its snapshot and reads
+    no more, so the leader's stream to it stalls once the link is full
+    (a 30 MB tree; the link keeps at most 4 MiB unwritten). Writes still
+    commit with the other follower meanwhile. When that link closes the
+    stream is dropped, and the real server, started again on an empty data
+    dir, is streamed a snapshot anew and ends up with the leader's tree."""
+    leader = ens.leader()
+    if leader.sid == min(m.sid for m in ens.members):
+        # The stand-in must dial the leader: its id must be the lower.
+        ens.stop(leader)
+        ens.start(leader)
+        leader = ens.leader()
+    fake = next(m for m in ens.followers() if m.sid < leader.sid)
+    base = uniq("e9d")
+    n, size = 7500, 4000
+    c = clients(leader)
+    c.create(base, b"")
+    create_many(c, [(f"{base}/n-{i:04d}", bytes([i % 251]) * size) for i in range(n)])
+    fake.wipe()
+    log_before = leader.log_path.read_text(errors="replace")
+    quorum_port = leader.peers[leader.sid][0]
+    sock = socket.create_connection(("127.0.0.1", quorum_port), timeout=EVENT_DEADLINE)
+    try:
+        sock.sendall(b"PDKQ" + struct.pack(">IQ", 1, fake.sid))
+        sock.sendall(_peer_frame(2, 0, 0))  # FOLLOWERINFO: accepted epoch 0, last zxid 0
+        while _recv_frame(sock)[0] != 3:  # NEWEPOCH
+            pass
+        sock.sendall(_peer_frame(4, 0, 0))  # ACKEPOCH: current epoch 0, last zxid 0
+        while _recv_frame(sock)[0] != 15:  # the snapshot's first part
+            pass
+
+        def stream_started():
+            return f"sending server {fake.sid} a snapshot" in \
+                leader.log_path.read_text(errors="replace")[len(log_before):]
+        wait_for(stream_started, EVENT_DEADLINE, "the leader streaming a snapshot")
+        set_many(c, [(f"{base}/n-{i:04d}", b"during") for i in range(300)])
+        new_lines = leader.log_path.read_text(errors="replace")[len(log_before):]
+        assert f"sent server {fake.sid} the snapshot" not in new_lines, new_lines[-3000:]
+    finally:
+        sock.close()
+    set_many(c, [(f"{base}/n-{i:04d}", b"after") for i in range(300, 400)])
+    ens.start(fake)
+    r = clients(fake)
+    kids = synced_children(r, base)
+    assert kids == synced_children(c, base)
+    paths = [f"{base}/{k}" for k in kids]
+    got, want = read_all(r, paths), read_all(c, paths)
+    bad = [p for p in paths if got[p] != want[p]]
+    assert not bad, f"{len(bad)} nodes differ on the resynced follower, e.g. {bad[:3]}"
+    assert got[f"{base}/n-0000"] == (b"during", 1) and got[f"{base}/n-0300"] == (b"after", 1)
+    new_lines = leader.log_path.read_text(errors="replace")[len(log_before):]
+    assert re.search(rf"sent server {fake.sid} the snapshot of \S+: \d+ bytes in \d+ parts",
+                     new_lines), new_lines[-3000:]
 
 
 def test_crashes_under_write_load_lose_no_acknowledged_write(ens, clients):
