@@ -1325,7 +1325,7 @@ impl Core {
     /// Writes up to `budget` more nodes of the snapshot in progress and
     /// hands full chunks to its sink; false if the sink has no room
     /// (nothing more can be done this turn).
-    pub(crate) fn snapshot_step(&mut self, budget: usize) -> bool {
+    fn snapshot_step(&mut self, budget: usize) -> bool {
         let mut left = budget;
         let now = self.now_ms();
         loop {
@@ -1572,6 +1572,7 @@ impl SnapshotSink {
         }
     }
 
+    /// Hands `chunk` to the disk writer's queue or the follower's link.
     fn hand(
         &mut self,
         chunk: SnapshotChunk,
