@@ -602,6 +602,24 @@ def test_follower_behind_the_window_syncs_by_diff_from_the_leaders_log(ens, clie
     assert f"sending server {f_down.sid} a snapshot" not in new_lines, new_lines[-3000:]
 
 
+def create_big_tree(c, base, n, size):
+    """base and n children of `size` bytes each, through c."""
+    c.create(base, b"")
+    create_many(c, [(f"{base}/n-{i:04d}", bytes([i % 251]) * size) for i in range(n)])
+
+
+def same_children_and_data(r, c, base):
+    """base's children and their (data, version) read through r are what c
+    reads; returns them as read through r."""
+    kids = synced_children(r, base)
+    assert kids == synced_children(c, base)
+    paths = [f"{base}/{k}" for k in kids]
+    got, want = read_all(r, paths), read_all(c, paths)
+    bad = [p for p in paths if got[p] != want[p]]
+    assert not bad, f"{len(bad)} nodes differ on the synced follower, e.g. {bad[:3]}"
+    return got
+
+
 def test_wiped_follower_syncs_by_snapshot_while_writes_go_on(ens, clients):
     """A follower whose data dir was wiped gets the leader's whole tree
     (12 MB here) while a writer keeps setting and creating through the
@@ -614,9 +632,7 @@ def test_wiped_follower_syncs_by_snapshot_while_writes_go_on(ens, clients):
     base = uniq("e9c")
     n, size = 3000, 4000
     c = clients(leader)
-    c.create(base, b"")
-    create_many(c, [(f"{base}/n-{i:04d}", bytes([i % 251]) * size) for i in range(n)])
-
+    create_big_tree(c, base, n, size)
     f_wiped.wipe()
     log_before = leader.log_path.read_text(errors="replace")
     stop = threading.Event()
@@ -648,12 +664,7 @@ def test_wiped_follower_syncs_by_snapshot_while_writes_go_on(ens, clients):
     assert ens.role(f_wiped) == "follower", ens.roles()
 
     r = clients(f_wiped)
-    kids = synced_children(r, base)
-    assert kids == synced_children(c, base)
-    paths = [f"{base}/{k}" for k in kids]
-    got, want = read_all(r, paths), read_all(c, paths)
-    bad = [p for p in paths if got[p] != want[p]]
-    assert not bad, f"{len(bad)} nodes differ on the wiped follower, e.g. {bad[:3]}"
+    got = same_children_and_data(r, c, base)
     for p, data in acked.items():
         assert got[p][0] == data, p
     cs = {m.sid: clients(m) for m in ens.members}
@@ -705,8 +716,7 @@ def test_a_follower_that_stops_reading_a_snapshot_stalls_only_its_own_sync(ens, 
     base = uniq("e9d")
     n, size = 7500, 4000
     c = clients(leader)
-    c.create(base, b"")
-    create_many(c, [(f"{base}/n-{i:04d}", bytes([i % 251]) * size) for i in range(n)])
+    create_big_tree(c, base, n, size)
     fake.wipe()
     log_before = leader.log_path.read_text(errors="replace")
     quorum_port = leader.peers[leader.sid][0]
@@ -732,12 +742,7 @@ def test_a_follower_that_stops_reading_a_snapshot_stalls_only_its_own_sync(ens, 
     set_many(c, [(f"{base}/n-{i:04d}", b"after") for i in range(300, 400)])
     ens.start(fake)
     r = clients(fake)
-    kids = synced_children(r, base)
-    assert kids == synced_children(c, base)
-    paths = [f"{base}/{k}" for k in kids]
-    got, want = read_all(r, paths), read_all(c, paths)
-    bad = [p for p in paths if got[p] != want[p]]
-    assert not bad, f"{len(bad)} nodes differ on the resynced follower, e.g. {bad[:3]}"
+    got = same_children_and_data(r, c, base)
     assert got[f"{base}/n-0000"] == (b"during", 1) and got[f"{base}/n-0300"] == (b"after", 1)
     new_lines = leader.log_path.read_text(errors="replace")[len(log_before):]
     assert re.search(rf"sent server {fake.sid} the snapshot of \S+: \d+ bytes in \d+ parts",
