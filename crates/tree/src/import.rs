@@ -198,7 +198,11 @@ impl DataTree {
     ///   cversion and pzxid to the txn's (`setCversionPzxid`): the node may
     ///   have been deleted and created again after the parent was written;
     /// - a delete that fails with NoNode still raises the parent's pzxid
-    ///   (`deleteNode`): the child was gone before it was written.
+    ///   (`deleteNode`): the child was gone before it was written;
+    /// - so does a closeSession's delete of an ephemeral that is gone
+    ///   (`killSession` -> `deleteNode`, ZOOKEEPER-3145): ZooKeeper
+    ///   restarted on such a data dir shows the parent's pzxid at the
+    ///   closeSession's zxid.
     ///
     /// Both apply to a top-level `create` (opcode 1, not create2) or delete
     /// and to the parts of a multi.
@@ -217,9 +221,25 @@ impl DataTree {
                 self.restore_fixup(&entry.txn, *code, zxid)
             }
             (Txn::Delete(_), Err(code)) => self.restore_fixup(&entry.txn, *code, zxid),
+            (Txn::CloseSession(t), _) => {
+                // Those it deleted raised it already.
+                for p in &t.paths_to_delete {
+                    self.raise_parent_pzxid(p, zxid);
+                }
+            }
             _ => {}
         }
         result
+    }
+
+    /// Raises the pzxid of `path`'s parent, if there is one, to `zxid`.
+    fn raise_parent_pzxid(&mut self, path: &str, zxid: i64) {
+        let parent = path::parent(path).and_then(|p| self.store.find(p));
+        if let Some(i) = parent {
+            if zxid > self.store.node(i).stat.pzxid {
+                self.update_meta(i, |n| n.stat.pzxid = zxid);
+            }
+        }
     }
 
     fn restore_fixup(&mut self, txn: &Txn, code: ErrorCode, zxid: i64) {
@@ -229,14 +249,7 @@ impl DataTree {
                     self.set_cversion_pzxid(parent, c.parent_cversion, zxid);
                 }
             }
-            (Txn::Delete(d), ErrorCode::NoNode) => {
-                let parent = path::parent(&d.path).and_then(|p| self.store.find(p));
-                if let Some(i) = parent {
-                    if zxid > self.store.node(i).stat.pzxid {
-                        self.update_meta(i, |n| n.stat.pzxid = zxid);
-                    }
-                }
-            }
+            (Txn::Delete(d), ErrorCode::NoNode) => self.raise_parent_pzxid(&d.path, zxid),
             _ => {}
         }
     }
@@ -363,6 +376,23 @@ mod tests {
         let r = t.apply_restoring(&delete);
         assert_eq!(r.result, Err(ErrorCode::NoNode));
         assert_eq!(t.stat("/a").unwrap().pzxid, 12);
+        assert_eq!(t.digest(), t.compute_digest());
+        // A closeSession whose ephemeral the fuzzy snapshot already lost.
+        let close = TxnEntry {
+            header: TxnHeader {
+                client_id: 0x77,
+                cxid: 3,
+                zxid: 14,
+                time: 7,
+                op: OpCode::CloseSession as i32,
+            },
+            txn: Txn::CloseSession(proto::txn::CloseSessionTxn {
+                paths_to_delete: vec!["/a/eph".into(), "/nowhere/eph".into()],
+            }),
+        };
+        t.apply_restoring(&close);
+        let s = t.stat("/a").unwrap();
+        assert_eq!((s.cversion, s.pzxid, s.num_children), (4 * 2 - 1, 14, 1));
         assert_eq!(t.digest(), t.compute_digest());
     }
 
