@@ -339,21 +339,28 @@ mod tests {
         b.add_node("/a", Some(b""), &open, stat(2, 0)).unwrap();
         b.add_node("/a/x", Some(b""), &open, stat(3, 0)).unwrap();
         let mut t = b.finish(3).unwrap();
-        let create = |zxid, cv| TxnEntry {
+        let entry = |zxid, op: OpCode, txn| TxnEntry {
             header: TxnHeader {
                 client_id: 1,
                 cxid: 1,
                 zxid,
                 time: 5,
-                op: OpCode::Create as i32,
+                op: op as i32,
             },
-            txn: Txn::Create(CreateTxn {
-                path: "/a/x".into(),
-                data: Some(vec![]),
-                acl: Acl::open_unsafe(),
-                ephemeral: false,
-                parent_cversion: cv,
-            }),
+            txn,
+        };
+        let create = |zxid, cv| {
+            entry(
+                zxid,
+                OpCode::Create,
+                Txn::Create(CreateTxn {
+                    path: "/a/x".into(),
+                    data: Some(vec![]),
+                    acl: Acl::open_unsafe(),
+                    ephemeral: false,
+                    parent_cversion: cv,
+                }),
+            )
         };
         let r = t.apply_restoring(&create(9, 4));
         assert_eq!(r.result, Err(ErrorCode::NodeExists));
@@ -361,35 +368,25 @@ mod tests {
         assert_eq!((s.cversion, s.pzxid), (4 * 2 - 1, 9));
         t.apply_restoring(&create(10, 2));
         assert_eq!(t.stat("/a").unwrap().pzxid, 9, "never lowered");
-        let delete = TxnEntry {
-            header: TxnHeader {
-                client_id: 1,
-                cxid: 2,
-                zxid: 12,
-                time: 6,
-                op: OpCode::Delete as i32,
-            },
-            txn: Txn::Delete(proto::txn::DeleteTxn {
+        let delete = entry(
+            12,
+            OpCode::Delete,
+            Txn::Delete(proto::txn::DeleteTxn {
                 path: "/a/gone".into(),
             }),
-        };
+        );
         let r = t.apply_restoring(&delete);
         assert_eq!(r.result, Err(ErrorCode::NoNode));
         assert_eq!(t.stat("/a").unwrap().pzxid, 12);
         assert_eq!(t.digest(), t.compute_digest());
         // A closeSession whose ephemeral the fuzzy snapshot already lost.
-        let close = TxnEntry {
-            header: TxnHeader {
-                client_id: 0x77,
-                cxid: 3,
-                zxid: 14,
-                time: 7,
-                op: OpCode::CloseSession as i32,
-            },
-            txn: Txn::CloseSession(proto::txn::CloseSessionTxn {
+        let close = entry(
+            14,
+            OpCode::CloseSession,
+            Txn::CloseSession(proto::txn::CloseSessionTxn {
                 paths_to_delete: vec!["/a/eph".into(), "/nowhere/eph".into()],
             }),
-        };
+        );
         t.apply_restoring(&close);
         let s = t.stat("/a").unwrap();
         assert_eq!((s.cversion, s.pzxid, s.num_children), (4 * 2 - 1, 14, 1));
