@@ -269,10 +269,21 @@ impl Ensemble {
         }
         if complete {
             self.flush();
-        } else if self.links.get(&s.to).is_some_and(|l| l.gen == s.gen) {
-            self.links.remove(&s.to);
-            self.outbox.remove(&s.to);
-            self.zab.on_peer_down(now, s.to);
+        } else {
+            self.drop_link(now, s.to, s.gen);
+        }
+    }
+
+    /// Forgets the link to `sid` if it is generation `gen`: what is queued
+    /// or held for it goes, and ZAB sees the peer down.
+    fn drop_link(&mut self, now: u64, sid: u64, gen: u64) {
+        if self.links.get(&sid).is_some_and(|l| l.gen == gen) {
+            self.links.remove(&sid);
+            self.outbox.remove(&sid);
+            if self.held == Some(sid) {
+                self.held = None;
+            }
+            self.zab.on_peer_down(now, sid);
         }
     }
 
@@ -414,16 +425,7 @@ impl Core {
                 }
                 e.zab.on_peer_up(now, sid);
             }
-            PeerEvent::Down { sid, gen } => {
-                if e.links.get(&sid).is_some_and(|l| l.gen == gen) {
-                    e.links.remove(&sid);
-                    e.outbox.remove(&sid);
-                    if e.held == Some(sid) {
-                        e.held = None;
-                    }
-                    e.zab.on_peer_down(now, sid);
-                }
-            }
+            PeerEvent::Down { sid, gen } => e.drop_link(now, sid, gen),
             PeerEvent::Message { sid, gen, msg } => {
                 if e.links.get(&sid).is_some_and(|l| l.gen == gen) {
                     e.zab.on_message(now, sid, msg);

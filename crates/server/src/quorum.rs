@@ -195,7 +195,11 @@ async fn run_link(stream: TcpStream, sid: u64, core: mpsc::Sender<CoreMsg>) {
                 // Read straight onto the parts before it: a snapshot's
                 // bytes are copied once on their way in.
                 let joined = parts.get_or_insert_with(|| {
-                    Vec::with_capacity(expected.min(MAX_SNAPSHOT_RESERVE) as usize)
+                    // The estimate is the peer's: a reservation it gets
+                    // wrong is only skipped, never an abort.
+                    let mut v = Vec::new();
+                    let _ = v.try_reserve(expected.min(MAX_SNAPSHOT_RESERVE) as usize);
+                    v
                 });
                 let at = joined.len();
                 joined.resize(at + len - head.len(), 0);

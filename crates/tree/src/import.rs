@@ -204,8 +204,8 @@ impl DataTree {
     ///   restarted on such a data dir shows the parent's pzxid at the
     ///   closeSession's zxid.
     ///
-    /// Both apply to a top-level `create` (opcode 1, not create2) or delete
-    /// and to the parts of a multi.
+    /// The first two apply to a top-level `create` (opcode 1, not create2)
+    /// or delete and to the parts of a multi.
     pub fn apply_restoring(&mut self, entry: &TxnEntry) -> ApplyResult {
         let result = self.apply(entry);
         let (h, zxid) = (&entry.header, entry.header.zxid);
