@@ -36,6 +36,9 @@ pub enum CommitMsg {
         /// The serialized tree.
         state: Vec<u8>,
     },
+    /// [`CommitMsg::InstallSnapshot`] for a snapshot the link already
+    /// wrote to disk as it arrived.
+    InstallReceived(storage::ReceivedSnapshot),
 }
 
 /// What the core hands the snapshot writer.
@@ -93,20 +96,19 @@ fn run(
                     writers.push(spawn_snapshot(policy, zxid, chunks, recycle, core.clone()));
                 }
                 CommitMsg::InstallSnapshot { zxid, state } => {
-                    // A snapshot of the old state still being written
-                    // must not land after (or be purged against) this one.
-                    for w in writers.drain(..) {
-                        let _ = w.join();
+                    let done = install(storage, &mut batch, &mut writers, &core, zxid, |st| {
+                        st.install_snapshot(zxid, &state)
+                    });
+                    if !done {
+                        return;
                     }
-                    let installed = flush(storage, &mut batch)
-                        .and_then(|_| storage.install_snapshot(zxid, &state));
-                    match installed {
-                        Ok(path) => {
-                            tracing::info!("installed the leader's snapshot {}", path.display())
-                        }
-                        Err(e) => return fail(&core, e),
-                    }
-                    if core.blocking_send(CoreMsg::Durable { zxid }).is_err() {
+                }
+                CommitMsg::InstallReceived(snapshot) => {
+                    let zxid = snapshot.zxid();
+                    let done = install(storage, &mut batch, &mut writers, &core, zxid, |st| {
+                        st.install_received(snapshot)
+                    });
+                    if !done {
                         return;
                     }
                 }
@@ -123,6 +125,32 @@ fn run(
             Err(e) => return fail(&core, e),
         }
     }
+}
+
+/// Installs a leader's snapshot of `zxid` (`how`) after the appends
+/// before it and any snapshot of the old state still being written, then
+/// reports it durable; false if the thread must stop.
+fn install(
+    storage: &mut Storage,
+    batch: &mut Vec<(i64, Vec<u8>)>,
+    writers: &mut Vec<std::thread::JoinHandle<()>>,
+    core: &mpsc::Sender<CoreMsg>,
+    zxid: i64,
+    how: impl FnOnce(&mut Storage) -> storage::Result<PathBuf>,
+) -> bool {
+    // A snapshot of the old state still being written must not land
+    // after (or be purged against) this one.
+    for w in writers.drain(..) {
+        let _ = w.join();
+    }
+    match flush(storage, batch).and_then(|_| how(storage)) {
+        Ok(path) => tracing::info!("installed the leader's snapshot {}", path.display()),
+        Err(e) => {
+            fail(core, e);
+            return false;
+        }
+    }
+    core.blocking_send(CoreMsg::Durable { zxid }).is_ok()
 }
 
 fn flush(

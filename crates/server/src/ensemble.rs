@@ -195,6 +195,17 @@ pub struct Ensemble {
     /// the last part is on the link (what ZAB sends it meanwhile comes
     /// after the snapshot).
     held: Option<u64>,
+    /// A leader's snapshot the link loaded ([`PeerEvent::Loaded`]), until
+    /// ZAB's install takes it (or the turn ends without one: ZAB turned
+    /// the message down, and it is dropped).
+    received: Option<Received>,
+}
+
+/// A leader's snapshot loaded as it arrived.
+#[derive(Debug)]
+struct Received {
+    tree: Box<DataTree>,
+    snapshot: storage::ReceivedSnapshot,
 }
 
 impl Ensemble {
@@ -209,6 +220,7 @@ impl Ensemble {
             next_sync: 1,
             outbox: HashMap::default(),
             held: None,
+            received: None,
         }
     }
 
@@ -393,6 +405,18 @@ pub enum PeerEvent {
         /// The link's generation.
         gen: u64,
     },
+    /// A snapshot that came in parts was loaded and written to disk as it
+    /// arrived: the link's stand-in for its `Snapshot` message.
+    Loaded {
+        /// The peer.
+        sid: u64,
+        /// The link's generation.
+        gen: u64,
+        /// The tree it holds.
+        tree: Box<DataTree>,
+        /// Its file, sealed, not yet in place.
+        snapshot: storage::ReceivedSnapshot,
+    },
     /// A message arrived on a link.
     Message {
         /// The peer.
@@ -431,6 +455,21 @@ impl Core {
                     e.zab.on_message(now, sid, msg);
                 }
             }
+            PeerEvent::Loaded {
+                sid,
+                gen,
+                tree,
+                snapshot,
+            } => {
+                if e.links.get(&sid).is_some_and(|l| l.gen == gen) {
+                    // ZAB sees the message; its install takes the tree.
+                    let zxid = snapshot.zxid();
+                    e.received = Some(Received { tree, snapshot });
+                    let state = Vec::new();
+                    e.zab
+                        .on_message(now, sid, Message::Snapshot { zxid, state });
+                }
+            }
         }
     }
 
@@ -442,6 +481,11 @@ impl Core {
                 None => return Ok(()),
             };
             if cmds.is_empty() {
+                if let Some(e) = self.ensemble.as_mut() {
+                    if e.received.take().is_some() {
+                        tracing::info!("a leader's snapshot was not installed; dropped");
+                    }
+                }
                 return Ok(());
             }
             for c in cmds {
@@ -628,8 +672,20 @@ impl Core {
 
     fn install_snapshot(&mut self, zxid: i64, state: Vec<u8>) -> Result<(), String> {
         self.abandon_snapshot();
-        let tree = DataTree::deserialize(&mut state.as_slice())
-            .map_err(|e| format!("the leader's snapshot of {zxid:#x} does not decode: {e}"))?;
+        let received = self
+            .ensemble
+            .as_mut()
+            .and_then(|e| e.received.take())
+            .filter(|r| state.is_empty() && r.snapshot.zxid() == zxid);
+        let (tree, msg) = match received {
+            Some(r) => (*r.tree, CommitMsg::InstallReceived(r.snapshot)),
+            None => {
+                let tree = DataTree::deserialize(&mut state.as_slice()).map_err(|e| {
+                    format!("the leader's snapshot of {zxid:#x} does not decode: {e}")
+                })?;
+                (tree, CommitMsg::InstallSnapshot { zxid, state })
+            }
+        };
         tracing::info!(
             "installing the leader's snapshot of {zxid:#x}: {} znodes",
             tree.znode_count()
@@ -638,7 +694,7 @@ impl Core {
         self.in_flight.clear();
         self.prepper.clear();
         self.reset_sessions_from_tree();
-        let _ = self.commit.send(CommitMsg::InstallSnapshot { zxid, state });
+        let _ = self.commit.send(msg);
         Ok(())
     }
 

@@ -10,13 +10,15 @@
 //! (or restarts) replaces its link cleanly. Links end on any I/O error or
 //! malformed frame; the dialer tries again every [`REDIAL`].
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+use tree::DataTree;
 
 use crate::config::Config;
 use crate::core::CoreMsg;
@@ -28,9 +30,9 @@ const HELLO_MAGIC: &[u8; 4] = b"PDKQ";
 const LINK_VERSION: u32 = 1;
 /// Largest frame a peer may send (a big snapshot travels in parts).
 pub const MAX_PEER_FRAME: usize = 1 << 30;
-/// Most a link reserves ahead for a snapshot's parts, whatever the
-/// sender's estimate of its size.
-const MAX_SNAPSHOT_RESERVE: u64 = 4 << 30;
+/// Snapshot parts queued between a link and the thread loading them
+/// (then the link stops reading, and the leader's stream waits).
+const PARTS_QUEUED: usize = 4;
 /// Delay before dialing a peer again.
 const REDIAL: Duration = Duration::from_millis(200);
 /// How long a dial or a hello may take.
@@ -96,7 +98,7 @@ pub fn spawn(listener: TcpListener, cfg: Arc<Config>, core: mpsc::Sender<CoreMsg
     let my_id = cfg.my_id;
     for (&sid, peer) in cfg.servers.range(my_id + 1..) {
         let addr = format!("{}:{}", peer.host, peer.quorum_port);
-        tokio::spawn(dial_forever(my_id, sid, addr, core.clone()));
+        tokio::spawn(dial_forever(my_id, sid, addr, cfg.snap_dir(), core.clone()));
     }
     tokio::spawn(async move {
         loop {
@@ -106,7 +108,7 @@ pub fn spawn(listener: TcpListener, cfg: Arc<Config>, core: mpsc::Sender<CoreMsg
             let (cfg, core) = (cfg.clone(), core.clone());
             tokio::spawn(async move {
                 match accept_hello(stream, &cfg).await {
-                    Ok((stream, sid)) => run_link(stream, sid, core).await,
+                    Ok((stream, sid)) => run_link(stream, sid, cfg.snap_dir(), core).await,
                     Err(e) => tracing::warn!("peer link from {from} refused: {e}"),
                 }
             });
@@ -114,7 +116,13 @@ pub fn spawn(listener: TcpListener, cfg: Arc<Config>, core: mpsc::Sender<CoreMsg
     });
 }
 
-async fn dial_forever(my_id: u64, sid: u64, addr: String, core: mpsc::Sender<CoreMsg>) {
+async fn dial_forever(
+    my_id: u64,
+    sid: u64,
+    addr: String,
+    snap_dir: PathBuf,
+    core: mpsc::Sender<CoreMsg>,
+) {
     loop {
         if core.is_closed() {
             return;
@@ -126,7 +134,7 @@ async fn dial_forever(my_id: u64, sid: u64, addr: String, core: mpsc::Sender<Cor
             hello.extend_from_slice(&LINK_VERSION.to_be_bytes());
             hello.extend_from_slice(&my_id.to_be_bytes());
             if stream.write_all(&hello).await.is_ok() {
-                run_link(stream, sid, core.clone()).await;
+                run_link(stream, sid, snap_dir.clone(), core.clone()).await;
             }
         }
         tokio::time::sleep(REDIAL).await;
@@ -155,7 +163,10 @@ async fn accept_hello(mut stream: TcpStream, cfg: &Config) -> Result<(TcpStream,
     Ok((stream, sid))
 }
 
-async fn run_link(stream: TcpStream, sid: u64, core: mpsc::Sender<CoreMsg>) {
+/// Runs one link until either side ends it. A leader's snapshot that
+/// comes in parts is written to `snap_dir` and loaded as it arrives
+/// ([`receive_snapshot`]), so the link never holds the whole of it.
+async fn run_link(stream: TcpStream, sid: u64, snap_dir: PathBuf, core: mpsc::Sender<CoreMsg>) {
     let _ = stream.set_nodelay(true);
     let gen = NEXT_GEN.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -175,8 +186,8 @@ async fn run_link(stream: TcpStream, sid: u64, core: mpsc::Sender<CoreMsg>) {
     let (read, mut write) = stream.into_split();
     let reader = async {
         let mut r = BufReader::with_capacity(256 << 10, read);
-        // The parts of a snapshot received so far (see zab::message).
-        let mut parts: Option<Vec<u8>> = None;
+        // The snapshot whose parts are arriving (see zab::message).
+        let mut receiving: Option<Receiving> = None;
         loop {
             let len = match r.read_u32().await {
                 Ok(n) => n as usize,
@@ -191,19 +202,19 @@ async fn run_link(stream: TcpStream, sid: u64, core: mpsc::Sender<CoreMsg>) {
             if r.read_exact(head).await.is_err() {
                 return;
             }
-            if let Some(expected) = zab::Message::snapshot_part_expected(head) {
-                // Read straight onto the parts before it: a snapshot's
-                // bytes are copied once on their way in.
-                let joined = parts.get_or_insert_with(|| {
-                    // The estimate is the peer's: a reservation it gets
-                    // wrong is only skipped, never an abort.
-                    let mut v = Vec::new();
-                    let _ = v.try_reserve(expected.min(MAX_SNAPSHOT_RESERVE) as usize);
-                    v
-                });
-                let at = joined.len();
-                joined.resize(at + len - head.len(), 0);
-                if r.read_exact(&mut joined[at..]).await.is_err() {
+            if zab::Message::snapshot_part_expected(head).is_some() {
+                let rx = receiving.get_or_insert_with(|| Receiving::start(snap_dir.clone()));
+                let mut part = vec![0; len - head.len()];
+                if r.read_exact(&mut part).await.is_err() {
+                    return;
+                }
+                if rx.parts.send(Incoming::Bytes(part)).await.is_err() {
+                    // The loader stopped early: it says why.
+                    if let Some(r) = receiving.take() {
+                        if let Err(e) = r.end(None).await {
+                            tracing::warn!("server {sid}'s snapshot: {e}; closing its link");
+                        }
+                    }
                     return;
                 }
                 continue;
@@ -214,13 +225,20 @@ async fn run_link(stream: TcpStream, sid: u64, core: mpsc::Sender<CoreMsg>) {
             if r.read_exact(&mut body[head.len()..]).await.is_err() {
                 return;
             }
-            let msg = match (zab::Message::decode(&body), parts.take()) {
-                (Ok(msg), None) => msg,
-                (Ok(zab::Message::Snapshot { zxid, state }), Some(mut joined)) => {
-                    joined.extend_from_slice(&state);
-                    zab::Message::Snapshot {
-                        zxid,
-                        state: joined,
+            let ev = match (zab::Message::decode(&body), receiving.take()) {
+                (Ok(msg), None) => PeerEvent::Message { sid, gen, msg },
+                (Ok(zab::Message::Snapshot { zxid, state }), Some(rx)) => {
+                    match rx.end(Some((zxid, state))).await {
+                        Ok((tree, snapshot)) => PeerEvent::Loaded {
+                            sid,
+                            gen,
+                            tree: Box::new(tree),
+                            snapshot,
+                        },
+                        Err(e) => {
+                            tracing::warn!("server {sid}'s snapshot: {e}; closing its link");
+                            return;
+                        }
                     }
                 }
                 (Ok(msg), Some(_)) => {
@@ -234,11 +252,7 @@ async fn run_link(stream: TcpStream, sid: u64, core: mpsc::Sender<CoreMsg>) {
                     return;
                 }
             };
-            if core
-                .send(CoreMsg::Peer(PeerEvent::Message { sid, gen, msg }))
-                .await
-                .is_err()
-            {
+            if core.send(CoreMsg::Peer(ev)).await.is_err() {
                 return;
             }
         }
@@ -284,4 +298,127 @@ async fn run_link(stream: TcpStream, sid: u64, core: mpsc::Sender<CoreMsg>) {
         _ = writer => {}
     }
     let _ = core.send(CoreMsg::Peer(PeerEvent::Down { sid, gen })).await;
+}
+
+/// What a link hands the thread loading a snapshot.
+enum Incoming {
+    /// The next bytes of the body.
+    Bytes(Vec<u8>),
+    /// The body is complete: it is the snapshot of this zxid.
+    End(i64),
+}
+
+/// A snapshot arriving in parts: its loader thread, and the way to it.
+struct Receiving {
+    parts: mpsc::Sender<Incoming>,
+    done: oneshot::Receiver<Result<(DataTree, storage::ReceivedSnapshot), String>>,
+}
+
+impl Receiving {
+    /// Starts the thread that writes the parts to `snap_dir` and parses
+    /// them into a tree as they come ([`receive_snapshot`]).
+    fn start(snap_dir: PathBuf) -> Receiving {
+        let (parts, rx) = mpsc::channel(PARTS_QUEUED);
+        let (tx, done) = oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("snapshot-receive".into())
+            .spawn(move || {
+                let _ = tx.send(receive_snapshot(&snap_dir, rx));
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("no thread to receive a snapshot: {e}");
+        }
+        Receiving { parts, done }
+    }
+
+    /// Hands over the rest of the body and its zxid (None: the body did
+    /// not end), and waits for the loaded tree and the sealed file.
+    async fn end(
+        self,
+        last: Option<(i64, Vec<u8>)>,
+    ) -> Result<(DataTree, storage::ReceivedSnapshot), String> {
+        if let Some((zxid, rest)) = last {
+            // A loader that stopped early has dropped its end: its result
+            // says why.
+            if !rest.is_empty() {
+                let _ = self.parts.send(Incoming::Bytes(rest)).await;
+            }
+            let _ = self.parts.send(Incoming::End(zxid)).await;
+        }
+        drop(self.parts);
+        self.done
+            .await
+            .unwrap_or_else(|_| Err("its loader thread did not start or died".into()))
+    }
+}
+
+/// Writes a snapshot body to a file in `snap_dir` and parses it into a
+/// tree as its parts arrive on `rx`, then seals the file with the zxid
+/// the last message gives. The follower so holds the tree and a few
+/// parts, never the whole body (ZooKeeper's learner also parses the
+/// snapshot off its socket).
+fn receive_snapshot(
+    snap_dir: &std::path::Path,
+    rx: mpsc::Receiver<Incoming>,
+) -> Result<(DataTree, storage::ReceivedSnapshot), String> {
+    let file = storage::IncomingSnapshot::create(snap_dir).map_err(|e| e.to_string())?;
+    let mut input = PartsReader {
+        rx,
+        part: Vec::new(),
+        at: 0,
+        file,
+        zxid: None,
+        failed: None,
+    };
+    let tree = DataTree::deserialize(&mut input);
+    // The parser stops at the body's end; whatever follows is still part
+    // of the file, and its checksum.
+    let mut rest = [0u8; 64 << 10];
+    while tree.is_ok() && matches!(std::io::Read::read(&mut input, &mut rest), Ok(n) if n > 0) {}
+    if let Some(e) = input.failed {
+        return Err(e.to_string());
+    }
+    let tree = tree.map_err(|e| format!("it does not decode: {e}"))?;
+    let zxid = input.zxid.ok_or("the link ended before the snapshot did")?;
+    let snapshot = input.file.finish(zxid).map_err(|e| e.to_string())?;
+    Ok((tree, snapshot))
+}
+
+/// The body of a snapshot arriving in parts, as a `Read` for the tree's
+/// loader; each part goes to the file as it is taken.
+struct PartsReader {
+    rx: mpsc::Receiver<Incoming>,
+    part: Vec<u8>,
+    at: usize,
+    file: storage::IncomingSnapshot,
+    /// Known once the body ended.
+    zxid: Option<i64>,
+    /// Writing the file failed.
+    failed: Option<storage::StorageError>,
+}
+
+impl std::io::Read for PartsReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.part.len() {
+            if self.zxid.is_some() || self.failed.is_some() {
+                return Ok(0);
+            }
+            match self.rx.blocking_recv() {
+                Some(Incoming::Bytes(b)) => {
+                    if let Err(e) = self.file.write(&b) {
+                        self.failed = Some(e);
+                        return Err(std::io::Error::other("writing the snapshot's file failed"));
+                    }
+                    self.part = b;
+                    self.at = 0;
+                }
+                Some(Incoming::End(zxid)) => self.zxid = Some(zxid),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.part.len() - self.at);
+        buf[..n].copy_from_slice(&self.part[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }

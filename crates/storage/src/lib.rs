@@ -87,7 +87,7 @@ pub use format::MAX_PAYLOAD_BYTES;
 pub use purge::{purge, PurgeReport};
 pub use reader::{read_log_range, LogReader, LogRecord, LogTxns};
 pub use snapshot::{
-    list_snapshots, write_snapshot, write_snapshot_now, LoadedSnapshot, SnapshotData,
-    SnapshotReader,
+    list_snapshots, write_snapshot, write_snapshot_now, IncomingSnapshot, LoadedSnapshot,
+    ReceivedSnapshot, SnapshotData, SnapshotReader,
 };
 pub use storage::{LogStats, Recovered, Replayed, Storage, StorageOptions, MAX_BATCH_BYTES};

@@ -4,6 +4,7 @@
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::{Result, StorageError};
@@ -94,6 +95,134 @@ fn write_tmp(
         .map_err(|e| StorageError::io("fsync", tmp, e))
 }
 
+/// A snapshot body written to a temporary file as it arrives (a leader's
+/// SNAP, in parts), before its zxid is known: the header is left zeroed
+/// and written by [`IncomingSnapshot::finish`], which also seals and
+/// fsyncs the file; [`crate::Storage::install_received`] puts it in place.
+/// Dropped unfinished, the file is removed.
+#[derive(Debug)]
+pub struct IncomingSnapshot {
+    /// Empty once finished.
+    tmp: PathBuf,
+    out: BufWriter<PacedFile>,
+    crc: u32,
+    len: u64,
+}
+
+impl IncomingSnapshot {
+    /// Creates `snapshot.incoming.<n>.tmp` in `data_dir` (removed at the
+    /// next start if the process dies first, as every `.tmp` is).
+    pub fn create(data_dir: &Path) -> Result<IncomingSnapshot> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        fsutil::ensure_dir(data_dir)?;
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tmp = data_dir.join(format!("snapshot.incoming.{n}.tmp"));
+        let file = File::create(&tmp).map_err(|e| StorageError::io("create", &tmp, e))?;
+        let mut out = BufWriter::with_capacity(BUFFER_BYTES, PacedFile::new(file, true));
+        if let Err(e) = out.write_all(&[0u8; HEADER_LEN]) {
+            let _ = fs::remove_file(&tmp);
+            return Err(StorageError::io("write snapshot", &tmp, e));
+        }
+        Ok(IncomingSnapshot {
+            tmp,
+            out,
+            crc: 0,
+            len: 0,
+        })
+    }
+
+    /// Appends the next bytes of the body.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out
+            .write_all(bytes)
+            .map_err(|e| StorageError::io("write snapshot", &self.tmp, e))?;
+        self.crc = crc32c::crc32c_append(self.crc, bytes);
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Body bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether no body byte has been written yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Seals the body as the snapshot of `zxid`: trailer, header, fsync.
+    pub fn finish(mut self, zxid: i64) -> Result<ReceivedSnapshot> {
+        let tmp = std::mem::take(&mut self.tmp);
+        let result = self.seal(&tmp, zxid);
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result?;
+        Ok(ReceivedSnapshot { tmp, zxid })
+    }
+
+    fn seal(&mut self, tmp: &Path, zxid: i64) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let io_err = |e| StorageError::io("write snapshot", &tmp, e);
+        self.out
+            .write_all(&format::encode_trailer(self.len, self.crc))
+            .map_err(io_err)?;
+        self.out.flush().map_err(io_err)?;
+        let file = &self.out.get_ref().file;
+        file.write_all_at(&format::encode_header(SNAPSHOT_MAGIC, zxid), 0)
+            .map_err(io_err)?;
+        file.sync_all()
+            .map_err(|e| StorageError::io("fsync", tmp, e))
+    }
+}
+
+impl Drop for IncomingSnapshot {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// A received snapshot sealed on disk under a temporary name, to be put
+/// in place by [`crate::Storage::install_received`]; dropped instead, the
+/// file is removed.
+#[derive(Debug)]
+pub struct ReceivedSnapshot {
+    /// Empty once in place.
+    tmp: PathBuf,
+    zxid: i64,
+}
+
+impl ReceivedSnapshot {
+    /// The last zxid the snapshot covers.
+    pub fn zxid(&self) -> i64 {
+        self.zxid
+    }
+
+    /// Renames the file to its snapshot name in `data_dir` (the directory
+    /// it was created in) and fsyncs the directory.
+    pub(crate) fn place(mut self, data_dir: &Path) -> Result<PathBuf> {
+        let tmp = std::mem::take(&mut self.tmp);
+        let path = data_dir.join(format::snapshot_name(self.zxid));
+        if let Err(e) = fs::rename(&tmp, &path) {
+            let _ = fs::remove_file(&tmp);
+            return Err(StorageError::io("rename into place", &path, e));
+        }
+        fsutil::fsync_dir(data_dir)?;
+        Ok(path)
+    }
+}
+
+impl Drop for ReceivedSnapshot {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 /// A writer that checksums and counts what passes through it.
 /// Bytes of a snapshot written between writeback steps.
 const WRITEBACK_BYTES: u64 = 1 << 20;
@@ -104,6 +233,7 @@ const WRITEBACK_BYTES: u64 = 1 << 20;
 /// pages. Without it the final fsync floods the disk with the whole tree
 /// at once (150 MB at a million nodes) and the transaction log's fsyncs,
 /// queued behind it, stall every write for tens of milliseconds.
+#[derive(Debug)]
 struct PacedFile {
     file: File,
     /// false: plain writes, all left to the final fsync.

@@ -8,7 +8,7 @@ use crate::error::{Result, StorageError};
 use crate::format::{self, HEADER_LEN, MAX_PAYLOAD_BYTES, RECORD_HEADER_LEN, SEGMENT_MAGIC};
 use crate::fsutil;
 use crate::recovery;
-use crate::snapshot::{self, SnapshotData};
+use crate::snapshot::{self, ReceivedSnapshot, SnapshotData};
 use crate::spare::{self, SpareMaker};
 use crate::truncate;
 
@@ -484,12 +484,41 @@ impl Storage {
         result
     }
 
+    /// [`Storage::install_snapshot`] for a snapshot already written to disk
+    /// as it was received ([`crate::IncomingSnapshot`]): it is renamed into place
+    /// instead of written.
+    pub fn install_received(&mut self, snapshot: ReceivedSnapshot) -> Result<PathBuf> {
+        if self.poisoned {
+            return Err(StorageError::Poisoned);
+        }
+        let zxid = snapshot.zxid();
+        let dir = self.opts.data_dir.clone();
+        let result = self.install_inner(zxid, || snapshot.place(&dir));
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
     fn install_snapshot_inner(&mut self, zxid: i64, body: &[u8]) -> Result<PathBuf> {
+        let dir = self.opts.data_dir.clone();
+        self.install_inner(zxid, || {
+            snapshot::write_snapshot(&dir, zxid, |w| w.write_all(body))
+        })
+    }
+
+    /// Drops the log after `zxid`, puts the snapshot of `zxid` in place
+    /// (`place`), then removes every log segment.
+    fn install_inner(
+        &mut self,
+        zxid: i64,
+        place: impl FnOnce() -> Result<PathBuf>,
+    ) -> Result<PathBuf> {
         self.active = None;
         if self.last_zxid > zxid {
             truncate::truncate_after(&self.opts.data_dir, &self.opts.data_log_dir, zxid)?;
         }
-        let path = snapshot::write_snapshot(&self.opts.data_dir, zxid, |w| w.write_all(body))?;
+        let path = place()?;
         let segments = recovery::segment_paths(&self.opts.data_log_dir)?;
         for (_, seg) in &segments {
             fsutil::remove_file(seg)?;

@@ -7,7 +7,9 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use common::*;
-use paddock_storage::{purge, write_snapshot, SnapshotReader, Storage, StorageError};
+use paddock_storage::{
+    purge, write_snapshot, IncomingSnapshot, SnapshotReader, Storage, StorageError,
+};
 
 fn snap(data_dir: &Path, zxid: i64) -> std::path::PathBuf {
     write_snapshot(data_dir, zxid, |w| {
@@ -346,4 +348,58 @@ fn an_installed_snapshot_replaces_the_log_and_appends_continue_after_it() {
     assert_eq!(rec.snapshot.unwrap().zxid, 0x2_0000_0004);
     assert_eq!(rec.last_zxid, 0x2_0000_0005);
     assert_eq!(rec.txns.len(), 1);
+}
+
+#[test]
+fn a_snapshot_written_as_it_arrives_installs_like_one_written_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = opts(dir.path());
+    let tmps = |d: &Path| {
+        fs::read_dir(d)
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().ends_with(".tmp")
+            })
+            .count()
+    };
+    {
+        let (mut st, _) = Storage::open(o.clone()).unwrap();
+        append(&mut st, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        // Abandoned on the way (the link went down): nothing is left.
+        let mut gone = IncomingSnapshot::create(&o.data_dir).unwrap();
+        gone.write(b"half a tr").unwrap();
+        assert_eq!(tmps(&o.data_dir), 1);
+        drop(gone);
+        assert_eq!(tmps(&o.data_dir), 0, "an unfinished file is removed");
+        // Sealed but never installed (ZAB turned it down): removed too.
+        let mut refused = IncomingSnapshot::create(&o.data_dir).unwrap();
+        refused.write(b"stale").unwrap();
+        drop(refused.finish(3).unwrap());
+        assert_eq!(
+            tmps(&o.data_dir),
+            0,
+            "a sealed file not installed is removed"
+        );
+        // In three parts, the zxid only known at the end.
+        let mut incoming = IncomingSnapshot::create(&o.data_dir).unwrap();
+        for part in [&b"leader "[..], b"state ", b"at 5"] {
+            incoming.write(part).unwrap();
+        }
+        assert_eq!(incoming.len(), 17);
+        let received = incoming.finish(5).unwrap();
+        st.install_received(received).unwrap();
+        assert_eq!(st.last_zxid(), 5);
+        assert_eq!(tmps(&o.data_dir), 0);
+        append(&mut st, &[6, 7]);
+    }
+    let (st, rec) = Storage::open(o).unwrap();
+    let snap = rec.snapshot.expect("the installed snapshot");
+    assert_eq!(
+        (snap.zxid, snap.body.as_slice()),
+        (5, &b"leader state at 5"[..])
+    );
+    let zs: Vec<i64> = rec.txns.iter().map(|(z, _)| *z).collect();
+    assert_eq!(zs, vec![6, 7], "the follower's own 6..=8 are gone");
+    assert_eq!(st.last_zxid(), 7);
 }
