@@ -164,7 +164,7 @@ impl IncomingSnapshot {
 
     fn seal(&mut self, tmp: &Path, zxid: i64) -> Result<()> {
         use std::os::unix::fs::FileExt;
-        let io_err = |e| StorageError::io("write snapshot", &tmp, e);
+        let io_err = |e| StorageError::io("write snapshot", tmp, e);
         self.out
             .write_all(&format::encode_trailer(self.len, self.crc))
             .map_err(io_err)?;
