@@ -447,11 +447,15 @@ impl Core {
                     // What was in flight on the old link is lost.
                     e.zab.on_peer_down(now, sid);
                 }
+                tracing::debug!("link to server {sid} up");
                 e.zab.on_peer_up(now, sid);
             }
             PeerEvent::Down { sid, gen } => e.drop_link(now, sid, gen),
             PeerEvent::Message { sid, gen, msg } => {
                 if e.links.get(&sid).is_some_and(|l| l.gen == gen) {
+                    if let Message::Notification(n) = &msg {
+                        tracing::debug!("election: from server {sid}: {n:?}");
+                    }
                     e.zab.on_message(now, sid, msg);
                 }
             }

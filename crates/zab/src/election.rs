@@ -171,6 +171,12 @@ impl Election {
         .then_some(self.proposal.leader)
     }
 
+    /// The other peers whose votes of this round were heard (looking
+    /// then, most of them).
+    pub(crate) fn looking_peers(&self) -> impl Iterator<Item = Sid> + '_ {
+        self.recv.keys().copied().filter(move |p| *p != self.me)
+    }
+
     fn backing(&self, v: &Vote) -> usize {
         self.recv.values().filter(|x| *x == v).count()
     }

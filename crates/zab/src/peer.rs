@@ -496,6 +496,38 @@ impl Zab {
         if leader == self.cfg.my_id && !self.cfg.is_voter(leader) {
             return self.look(now, "an observer cannot lead");
         }
+        let looking: Vec<Sid> = self
+            .election
+            .looking_peers()
+            .filter(|p| self.up.contains(p))
+            .collect();
+        self.enter(now, leader);
+        // Peers whose looking votes counted here hear the outcome now: one
+        // still looking would otherwise learn it only when it notifies
+        // again (NOTIFY_AGAIN_MS) or its own finalize wait ends, ~200 ms
+        // later when it came up just after this peer decided.
+        let state = self.my_state();
+        for p in looking {
+            self.notify(p, state);
+        }
+    }
+
+    /// The reign's epoch is known: the vote this peer reports names it
+    /// from now on. A looking peer counts a leader's followers only when
+    /// they report the leader's epoch, so every peer hears the new vote
+    /// at once (a looking one that heard this peer name the old epoch
+    /// would otherwise wait for its finalize wait, or its next
+    /// notification, to join; the others ignore it).
+    fn set_reign_epoch(&mut self, epoch: i64) {
+        self.election.set_reign_epoch(epoch);
+        let state = self.my_state();
+        let peers: Vec<Sid> = self.up.iter().copied().collect();
+        for p in peers {
+            self.notify(p, state);
+        }
+    }
+
+    fn enter(&mut self, now: u64, leader: Sid) {
         if leader == self.cfg.my_id {
             let mut l = Leader {
                 epoch: None,
@@ -582,7 +614,6 @@ impl Zab {
                 }
                 f.phase = FollowerPhase::EpochAcked;
                 f.since = now;
-                self.election.set_reign_epoch(epoch);
                 if epoch > self.accepted_epoch {
                     self.accepted_epoch = epoch;
                     self.out.push(Command::PersistEpoch {
@@ -590,6 +621,7 @@ impl Zab {
                         epoch,
                     });
                 }
+                self.set_reign_epoch(epoch);
                 let msg = Message::AckEpoch {
                     current_epoch: self.current_epoch,
                     last_zxid: self.logged,
@@ -757,7 +789,6 @@ impl Zab {
         }
         let epoch = l.infos.values().map(|(acc, _)| *acc).max().unwrap_or(0) + 1;
         l.epoch = Some(epoch);
-        self.election.set_reign_epoch(epoch);
         l.epoch_acks
             .insert(self.cfg.my_id, (self.current_epoch, self.logged));
         let to: Vec<Sid> = l.learners.keys().copied().collect();
@@ -766,6 +797,7 @@ impl Zab {
             which: EpochKind::Accepted,
             epoch,
         });
+        self.set_reign_epoch(epoch);
         self.out.push(Command::Role(self.role()));
         for sid in to {
             self.send(sid, Message::NewEpoch { epoch });

@@ -534,9 +534,10 @@ fn three_peers_elect_the_highest_id_and_commit() {
 
 /// Servers 1 and 2 elect 2; server 3, the better candidate, comes up
 /// just after 2 has decided but before 1 has (its finalize wait ends at a
-/// later tick), so 1 switches to 3 and 3 leads with it. Server 2, elected
-/// by nobody who still backs it, must not sit out initLimit waiting for
-/// followers: it elects again and follows 3 well before then.
+/// later tick), and 3's vote reaches 1 before 2's word that it leads, so 1
+/// switches to 3 and 3 leads with it. Server 2, elected by nobody who
+/// still backs it, must not sit out initLimit waiting for followers: it
+/// elects again and follows 3 well before then.
 #[test]
 fn a_leader_no_quorum_backs_any_more_elects_again_at_once() {
     let mut sim = Sim::new(3);
@@ -557,6 +558,7 @@ fn a_leader_no_quorum_backs_any_more_elects_again_at_once() {
     ));
     let t0 = sim.now;
     sim.boot(3);
+    sim.deliver(3, 1);
     // Well under initLimit (10 ticks of 100 ms).
     for _ in 0..40 {
         sim.settle(1);
@@ -567,6 +569,81 @@ fn a_leader_no_quorum_backs_any_more_elects_again_at_once() {
     assert!(sim.all_serving(), "not serving after {} ms", sim.now - t0);
     assert!(sim.now - t0 < 10 * TICK, "{} ms", sim.now - t0);
     assert_eq!(sim.serving_leader(), Some(3));
+}
+
+/// Servers 2 and 3 back 3; 2's finalize wait ends first and it follows
+/// 3. Server 1 comes up then, takes up 3's vote (a quorum with 3: its own
+/// finalize wait starts) and tells 3, which now has every voter's vote and
+/// leads at once. Server 1 must hear at once that 3 leads, not only when
+/// its finalize wait ends (200 ms on, after the whole ensemble restarted
+/// and this peer finished loading last).
+#[test]
+fn a_peer_that_decides_tells_the_looking_peers_it_heard() {
+    let mut sim = Sim::new(3);
+    let role = |sim: &Sim, id: Sid| sim.nodes[&id].zab.as_ref().unwrap().role();
+    sim.crash(1);
+    for _ in 0..4 {
+        sim.deliver(2, 3);
+        sim.deliver(3, 2);
+    }
+    sim.now += 201;
+    sim.with(2, |z, now| z.on_tick(now));
+    assert!(matches!(role(&sim, 2), Role::Following { leader: 3, .. }));
+    assert!(matches!(role(&sim, 3), Role::Looking));
+    sim.boot(1);
+    sim.deliver(3, 1);
+    for _ in 0..4 {
+        sim.deliver(1, 3);
+    }
+    assert!(matches!(role(&sim, 3), Role::Leading { .. }));
+    for _ in 0..4 {
+        sim.deliver(1, 2);
+        sim.deliver(2, 1);
+        sim.deliver(3, 1);
+    }
+    assert!(
+        matches!(role(&sim, 1), Role::Following { leader: 3, .. }),
+        "server 1 is {:?} with no time passed",
+        role(&sim, 1)
+    );
+}
+
+/// Server 1 comes up while 3 leads and 2 follows it but the reign's
+/// epoch is not decided yet: 2 answers 1's vote naming the old epoch, 3
+/// the new one, so 1 cannot count 2 as 3's follower. Once 2 learns the
+/// epoch it must say so, and 1 follow 3 with no time passed (it would
+/// otherwise wait for its next notification, 400 ms on).
+#[test]
+fn a_peer_hears_the_reigns_epoch_from_every_member_at_once() {
+    let mut sim = Sim::new(3);
+    let role = |sim: &Sim, id: Sid| sim.nodes[&id].zab.as_ref().unwrap().role();
+    sim.crash(1);
+    for _ in 0..4 {
+        sim.deliver(2, 3);
+        sim.deliver(3, 2);
+    }
+    sim.now += 201;
+    sim.with(2, |z, now| z.on_tick(now));
+    sim.with(3, |z, now| z.on_tick(now));
+    assert!(matches!(role(&sim, 2), Role::Following { leader: 3, .. }));
+    assert!(matches!(role(&sim, 3), Role::Leading { .. }));
+    sim.boot(1);
+    sim.deliver(1, 2); // 2 answers: following 3, old epoch
+    sim.deliver(2, 3); // 2's FOLLOWERINFO: 3 decides the epoch
+    sim.deliver(2, 1);
+    sim.deliver(1, 3); // 3 answers: leading, new epoch
+    sim.deliver(3, 1);
+    assert!(matches!(role(&sim, 1), Role::Looking));
+    for _ in 0..4 {
+        for (a, b) in [(3, 2), (2, 1), (3, 1), (2, 3), (1, 2), (1, 3)] {
+            sim.deliver(a, b);
+        }
+    }
+    assert!(
+        matches!(role(&sim, 1), Role::Following { leader: 3, .. }),
+        "server 1 is {:?} with no time passed",
+        role(&sim, 1)
+    );
 }
 
 #[test]
