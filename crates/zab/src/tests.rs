@@ -469,6 +469,10 @@ impl Sim {
         }
     }
 
+    fn role(&self, id: Sid) -> Role {
+        self.nodes[&id].zab.as_ref().unwrap().role()
+    }
+
     fn serving_leader(&self) -> Option<Sid> {
         self.nodes.iter().find_map(|(id, n)| {
             matches!(n.zab.as_ref()?.role(), Role::Leading { serving: true, .. }).then_some(*id)
@@ -540,22 +544,9 @@ fn three_peers_elect_the_highest_id_and_commit() {
 /// elects again and follows 3 well before then.
 #[test]
 fn a_leader_no_quorum_backs_any_more_elects_again_at_once() {
-    let mut sim = Sim::new(3);
-    sim.crash(3);
-    for _ in 0..4 {
-        sim.deliver(1, 2);
-        sim.deliver(2, 1);
-    }
-    sim.now += 201;
-    sim.with(2, |z, now| z.on_tick(now));
-    assert!(matches!(
-        sim.nodes[&2].zab.as_ref().unwrap().role(),
-        Role::Leading { serving: false, .. }
-    ));
-    assert!(matches!(
-        sim.nodes[&1].zab.as_ref().unwrap().role(),
-        Role::Looking
-    ));
+    let mut sim = two_vote_without(3, [1, 2], &[2]);
+    assert!(matches!(sim.role(2), Role::Leading { serving: false, .. }));
+    assert!(matches!(sim.role(1), Role::Looking));
     let t0 = sim.now;
     sim.boot(3);
     sim.deliver(3, 1);
@@ -571,26 +562,29 @@ fn a_leader_no_quorum_backs_any_more_elects_again_at_once() {
     assert_eq!(sim.serving_leader(), Some(3));
 }
 
-impl Sim {
-    fn role(&self, id: Sid) -> Role {
-        self.nodes[&id].zab.as_ref().unwrap().role()
+/// Three peers, `down` crashed: the other two exchange votes (both back
+/// the higher id), then the finalize wait passes, seen only by `ticked`.
+fn two_vote_without(down: Sid, [a, b]: [Sid; 2], ticked: &[Sid]) -> Sim {
+    let mut sim = Sim::new(3);
+    sim.crash(down);
+    for _ in 0..4 {
+        sim.deliver(a, b);
+        sim.deliver(b, a);
     }
+    sim.now += 201;
+    for &id in ticked {
+        sim.with(id, |z, now| z.on_tick(now));
+    }
+    sim
 }
 
 /// Servers 2 and 3, with 1 down, back 3; 2's finalize wait ends and it
 /// follows 3, and with `three_decides` so does 3's: it leads.
 fn two_and_three_elect_three(three_decides: bool) -> Sim {
-    let mut sim = Sim::new(3);
-    sim.crash(1);
-    for _ in 0..4 {
-        sim.deliver(2, 3);
-        sim.deliver(3, 2);
-    }
-    sim.now += 201;
-    sim.with(2, |z, now| z.on_tick(now));
+    let ticked: &[Sid] = if three_decides { &[2, 3] } else { &[2] };
+    let sim = two_vote_without(1, [2, 3], ticked);
     assert!(matches!(sim.role(2), Role::Following { leader: 3, .. }));
     if three_decides {
-        sim.with(3, |z, now| z.on_tick(now));
         assert!(matches!(sim.role(3), Role::Leading { .. }));
     } else {
         assert!(matches!(sim.role(3), Role::Looking));
