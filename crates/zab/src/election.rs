@@ -171,8 +171,8 @@ impl Election {
         .then_some(self.proposal.leader)
     }
 
-    /// The other peers whose votes of this round were heard (looking
-    /// then, most of them).
+    /// The other peers whose votes of this round this peer heard: looking
+    /// peers, and any following or leading peer of the same round.
     pub(crate) fn looking_peers(&self) -> impl Iterator<Item = Sid> + '_ {
         self.recv.keys().copied().filter(move |p| *p != self.me)
     }

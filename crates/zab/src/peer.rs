@@ -492,6 +492,7 @@ impl Zab {
         }
     }
 
+    /// The election chose `leader`.
     fn decided(&mut self, now: u64, leader: Sid) {
         if leader == self.cfg.my_id && !self.cfg.is_voter(leader) {
             return self.look(now, "an observer cannot lead");
@@ -502,10 +503,10 @@ impl Zab {
             .filter(|p| self.up.contains(p))
             .collect();
         self.enter(now, leader);
-        // Peers whose looking votes counted here hear the outcome now: one
-        // still looking would otherwise learn it only when it notifies
-        // again (NOTIFY_AGAIN_MS) or its own finalize wait ends, ~200 ms
-        // later when it came up just after this peer decided.
+        // Peers whose votes counted here hear the outcome now: one still
+        // looking (its vote may be the one that made this count unanimous)
+        // would otherwise learn it only when its own finalize wait ends or
+        // it notifies again (NOTIFY_AGAIN_MS), ~200 ms on.
         let state = self.my_state();
         for p in looking {
             self.notify(p, state);
@@ -527,6 +528,7 @@ impl Zab {
         }
     }
 
+    /// Leads (`leader` is this peer) or follows `leader`.
     fn enter(&mut self, now: u64, leader: Sid) {
         if leader == self.cfg.my_id {
             let mut l = Leader {
