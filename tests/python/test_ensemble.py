@@ -754,7 +754,9 @@ def test_crashes_under_write_load_lose_no_acknowledged_write(ens, clients):
     servers while members are crashed (kill -9) and restarted, the leader
     among them; afterwards every server holds every create the writer was
     told succeeded (NodeExists counts: a retried create whose first attempt
-    committed), and all servers agree on the children."""
+    committed), and all servers agree on the children. ZooKeeper 3.8.0
+    itself sometimes loses one (known defects, see below): for it a lost
+    create is an expected failure, for paddock a failure."""
     import random
 
     rng = random.Random(0xC0FFEE)
@@ -817,7 +819,15 @@ def test_crashes_under_write_load_lose_no_acknowledged_write(ens, clients):
         c.sync(base)
         have = {f"{base}/{n}" for n in c.get_children(base)}
         missing = want - have
-        assert not missing, f"server.{m.sid} lost {len(missing)} acknowledged creates, e.g. {sorted(missing)[:5]}"
+        lost = f"server.{m.sid} lost {len(missing)} acknowledged creates, e.g. {sorted(missing)[:5]}"
+        if missing and ens.kind == "zookeeper":
+            # Seen once in CI (2026-12-07: server.1 lost 1 of ~1,200).
+            # ZooKeeper 3.8.0, Debian's, can lose committed txns when
+            # members crash around a sync (ZOOKEEPER-4646, -4643, -4685,
+            # -4785; fixed in later releases by apache/zookeeper#2111 and
+            # #2152). The reference is known wrong here; paddock must not be.
+            pytest.xfail(f"ZooKeeper 3.8.0's known loss of committed txns: {lost}")
+        assert not missing, lost
         c.stop()
     first = None
     for m in ens.members:
