@@ -173,7 +173,7 @@ impl Election {
 
     /// The other peers whose votes of this round this peer heard: looking
     /// peers, and any following or leading peer of the same round.
-    pub(crate) fn looking_peers(&self) -> impl Iterator<Item = Sid> + '_ {
+    pub(crate) fn peers_heard(&self) -> impl Iterator<Item = Sid> + '_ {
         self.recv.keys().copied().filter(move |p| *p != self.me)
     }
 

@@ -497,9 +497,9 @@ impl Zab {
         if leader == self.cfg.my_id && !self.cfg.is_voter(leader) {
             return self.look(now, "an observer cannot lead");
         }
-        let looking: Vec<Sid> = self
+        let heard: Vec<Sid> = self
             .election
-            .looking_peers()
+            .peers_heard()
             .filter(|p| self.up.contains(p))
             .collect();
         self.enter(now, leader);
@@ -508,7 +508,7 @@ impl Zab {
         // would otherwise learn it only when its own finalize wait ends or
         // it notifies again (NOTIFY_AGAIN_MS), ~200 ms on.
         let state = self.my_state();
-        for p in looking {
+        for p in heard {
             self.notify(p, state);
         }
     }
